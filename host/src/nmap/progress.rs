@@ -1,0 +1,120 @@
+//! Progress of a running scan, on stderr.
+//!
+//! nmap's `--stats-every` puts `<taskprogress>` elements into the XML stream; they come
+//! sparsely and per phase, so hosts completed are counted as well. On a terminal this is a
+//! live bar; otherwise (CI logs, pipes) plain lines, at most one per few seconds.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::xml::TaskProgress;
+
+pub struct ScanProgress {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    state: Mutex<State>,
+}
+
+struct State {
+    hosts_done: usize,
+    task: Option<TaskProgress>,
+    last_line: Option<Instant>,
+}
+
+/// Plain lines come no more often than this.
+const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
+
+impl ScanProgress {
+    /// `quiet` shows nothing at all.
+    pub fn new(quiet: bool) -> ScanProgress {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = (!quiet && terminal).then(|| {
+            let bar = ProgressBar::new(100);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos:>3}% {msg}",
+                )
+                .expect("the template is valid")
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        ScanProgress {
+            bar,
+            plain: !quiet && !terminal,
+            state: Mutex::new(State {
+                hosts_done: 0,
+                task: None,
+                last_line: None,
+            }),
+        }
+    }
+
+    /// A run of nmap begins.
+    pub fn start_run(&self, label: &str) {
+        self.line(&format!("starting nmap: {label}"));
+    }
+
+    pub fn task(&self, progress: TaskProgress) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = state.task.as_ref().map(|t| &t.task) != Some(&progress.task);
+        state.task = Some(progress);
+        self.show(&mut state, changed);
+    }
+
+    pub fn host_done(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.hosts_done += 1;
+        self.show(&mut state, false);
+    }
+
+    /// A one-off message (not throttled).
+    pub fn line(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None if self.plain => eprintln!("brulee: {message}"),
+            None => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn show(&self, state: &mut State, force: bool) {
+        let message = match &state.task {
+            Some(t) => format!(
+                "{} · {} hosts done{}",
+                t.task,
+                state.hosts_done,
+                t.remaining
+                    .map(|r| format!(" · ~{r}s left in this phase"))
+                    .unwrap_or_default()
+            ),
+            None => format!("{} hosts done", state.hosts_done),
+        };
+        if let Some(bar) = &self.bar {
+            bar.set_position(state.task.as_ref().map(|t| t.percent as u64).unwrap_or(0));
+            bar.set_message(message);
+        } else if self.plain {
+            let due = state
+                .last_line
+                .is_none_or(|at| at.elapsed() >= PLAIN_INTERVAL);
+            if force || due {
+                let percent = state
+                    .task
+                    .as_ref()
+                    .map(|t| format!("{:.0}% ", t.percent))
+                    .unwrap_or_default();
+                eprintln!("brulee: {percent}{message}");
+                state.last_line = Some(Instant::now());
+            }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The report model: what a scan found, grouped the way a person acts on it.
+//!
+//! Like Flan Scan's report, the centre is the vulnerable *service* (product + version) → its
+//! vulnerabilities, most severe first → every IP:port that runs it. The JSON form of
+//! [`Report`] is brulee's public, versioned schema (`docs/report.schema.json`): plugins and
+//! other tools consume it, and every rendered format is made from it.
+
+mod render;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::findings::{self, Finding, Lookup, Severity, Vulnerability, VulnersStatus};
+use crate::model::{Host, ScanRun};
+
+pub use render::{render, write_reports, RenderError, WriteError, FORMATS_HELP};
+
+/// Bumped on any change a consumer could notice: minor for additions, major for the rest.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema_version: String,
+    pub generator: Generator,
+    pub scan: ScanMeta,
+    pub summary: Summary,
+    /// Every service found on an open port, vulnerable ones first (highest risk first).
+    pub services: Vec<ServiceGroup>,
+    /// One object per (host, port, vulnerability).
+    pub findings: Vec<Finding>,
+    /// Findings that a filter dropped, each with the reason (filters come with plugins).
+    pub suppressed: Vec<Suppressed>,
+    /// Every host nmap reported, up or down.
+    pub hosts: Vec<HostSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Generator {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScanMeta {
+    /// RFC 3339 times, UTC.
+    pub started: Option<String>,
+    pub finished: Option<String>,
+    pub duration_seconds: Option<i64>,
+    pub nmap_version: Option<String>,
+    /// The nmap command line of every run that went into the report.
+    pub nmap_commands: Vec<String>,
+    /// The targets as the user gave them (empty for reports made from files).
+    pub targets: Vec<String>,
+    /// The nmap XML files the report was made from.
+    pub xml_files: Vec<String>,
+    pub vulners: VulnersStatus,
+    /// The same, said for a person: "unreachable", "disabled (--no-vulners)", …
+    pub vulners_note: String,
+    /// False when nmap was stopped before it finished: the report is partial.
+    pub complete: bool,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub hosts_scanned: usize,
+    pub hosts_up: usize,
+    pub open_ports: usize,
+    pub services: usize,
+    pub vulnerable_services: usize,
+    /// Services whose vulnerabilities could not be looked up.
+    pub unchecked_services: usize,
+    pub findings: usize,
+    /// Distinct vulnerability ids among the findings.
+    pub vulnerabilities: usize,
+    /// Findings, counted by severity ("critical", "high", …).
+    pub by_severity: BTreeMap<String, usize>,
+    pub exploitable_findings: usize,
+}
+
+/// One piece of software (product + version) and everywhere it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServiceGroup {
+    /// How a person names it: "OpenSSH 9.2p1 Debian 2+deb12u3".
+    pub title: String,
+    /// nmap's service name(s), e.g. "ssh".
+    pub service: String,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub cpes: Vec<String>,
+    #[serde(flatten)]
+    pub lookup: Lookup,
+    pub max_severity: Option<Severity>,
+    pub max_cvss: Option<f64>,
+    pub vulnerabilities: Vec<Vulnerability>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub address: String,
+    pub hostnames: Vec<String>,
+    pub port: u16,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Suppressed {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub reason: String,
+    /// The pipeline step that dropped it.
+    pub step: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostSummary {
+    pub address: String,
+    pub addresses: Vec<String>,
+    pub hostnames: Vec<String>,
+    pub status: String,
+    pub os: Option<String>,
+    pub ports: Vec<PortSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PortSummary {
+    pub port: u16,
+    pub protocol: String,
+    pub state: String,
+    pub service: Option<String>,
+    pub product: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Where a report's scan came from, beyond what the XML says.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub targets: Vec<String>,
+    pub xml_files: Vec<String>,
+    pub vulners: VulnersStatus,
+}
+
+impl Report {
+    /// Build the report of a (possibly merged) scan.
+    pub fn build(scan: &ScanRun, provenance: Provenance) -> Report {
+        let assessed = findings::assess(scan, &provenance.vulners);
+        let findings: Vec<Finding> = assessed.iter().flat_map(|p| p.findings()).collect();
+
+        // Group ports by the software they run, keeping first-seen order stable.
+        let mut groups: Vec<ServiceGroup> = Vec::new();
+        for port in &assessed {
+            let service = port.port.service.clone().unwrap_or_default();
+            let key = (
+                service
+                    .product
+                    .clone()
+                    .unwrap_or_else(|| service.name.clone()),
+                service.version.clone(),
+            );
+            let idx = match groups.iter().position(|g| {
+                (
+                    g.product.clone().unwrap_or_else(|| g.service.clone()),
+                    g.version.clone(),
+                ) == key
+            }) {
+                Some(i) => i,
+                None => {
+                    groups.push(ServiceGroup {
+                        title: service_title(&service),
+                        service: service.name.clone(),
+                        product: service.product.clone(),
+                        version: service.version.clone(),
+                        cpes: Vec::new(),
+                        lookup: Lookup::NoneKnown,
+                        max_severity: None,
+                        max_cvss: None,
+                        vulnerabilities: Vec::new(),
+                        endpoints: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[idx];
+            for cpe in &service.cpes {
+                if !group.cpes.contains(cpe) {
+                    group.cpes.push(cpe.clone());
+                }
+            }
+            group.lookup = stronger(&group.lookup, &port.lookup);
+            for (_, vuln) in &port.vulnerabilities {
+                match group.vulnerabilities.iter_mut().find(|v| v.id == vuln.id) {
+                    Some(known) if vuln.cvss > known.cvss => *known = vuln.clone(),
+                    Some(_) => {}
+                    None => group.vulnerabilities.push(vuln.clone()),
+                }
+            }
+            group.endpoints.push(Endpoint {
+                address: port.host.primary_address().unwrap_or_default().to_string(),
+                hostnames: port.host.hostnames.clone(),
+                port: port.port.number,
+                protocol: port.port.protocol.clone(),
+            });
+        }
+        for group in &mut groups {
+            group.vulnerabilities.sort_by(|a, b| a.priority_cmp(b));
+            group.max_severity = group.vulnerabilities.first().map(|v| v.severity);
+            group.max_cvss = group
+                .vulnerabilities
+                .iter()
+                .filter_map(|v| v.cvss)
+                .reduce(f64::max);
+            group.endpoints.sort_by_key(endpoint_key);
+        }
+        groups.sort_by(|a, b| {
+            let vulnerable = |g: &ServiceGroup| g.lookup == Lookup::Vulnerable;
+            vulnerable(b)
+                .cmp(&vulnerable(a))
+                .then_with(|| b.max_severity.cmp(&a.max_severity))
+                .then_with(|| {
+                    b.max_cvss
+                        .unwrap_or(0.0)
+                        .total_cmp(&a.max_cvss.unwrap_or(0.0))
+                })
+                .then_with(|| b.endpoints.len().cmp(&a.endpoints.len()))
+                .then_with(|| a.title.cmp(&b.title))
+        });
+
+        let mut findings = findings;
+        findings.sort_by(|a, b| {
+            a.vulnerability
+                .priority_cmp(&b.vulnerability)
+                .then_with(|| address_key(&a.address).cmp(&address_key(&b.address)))
+                .then_with(|| (a.port, &a.protocol).cmp(&(b.port, &b.protocol)))
+        });
+
+        let mut hosts: Vec<HostSummary> = scan.hosts.iter().map(host_summary).collect();
+        hosts.sort_by_key(|h| address_key(&h.address));
+
+        let summary = Summary {
+            hosts_scanned: scan.hosts.len(),
+            hosts_up: scan.hosts.iter().filter(|h| h.is_up()).count(),
+            open_ports: assessed.len(),
+            services: groups.len(),
+            vulnerable_services: groups
+                .iter()
+                .filter(|g| g.lookup == Lookup::Vulnerable)
+                .count(),
+            unchecked_services: groups
+                .iter()
+                .filter(|g| matches!(g.lookup, Lookup::NotChecked(_)))
+                .count(),
+            findings: findings.len(),
+            vulnerabilities: {
+                let mut ids: Vec<&str> = findings.iter().map(|f| f.cve.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids.len()
+            },
+            by_severity: Severity::ALL
+                .iter()
+                .map(|s| {
+                    (
+                        s.as_str().to_string(),
+                        findings
+                            .iter()
+                            .filter(|f| f.vulnerability.severity == *s)
+                            .count(),
+                    )
+                })
+                .collect(),
+            exploitable_findings: findings.iter().filter(|f| f.vulnerability.exploit).count(),
+        };
+
+        Report {
+            schema_version: SCHEMA_VERSION.to_string(),
+            generator: Generator {
+                name: "brulee".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            scan: ScanMeta {
+                started: scan.start.map(rfc3339),
+                finished: scan.end.map(rfc3339),
+                duration_seconds: scan.start.zip(scan.end).map(|(s, e)| e - s),
+                nmap_version: scan.nmap_version.clone(),
+                nmap_commands: scan.commands.clone(),
+                targets: provenance.targets,
+                xml_files: provenance.xml_files,
+                vulners_note: provenance.vulners.describe().to_string(),
+                vulners: provenance.vulners,
+                complete: scan.complete,
+                warnings: scan.warnings.clone(),
+            },
+            summary,
+            services: groups,
+            findings,
+            suppressed: Vec::new(),
+            hosts,
+        }
+    }
+}
+
+/// Of two lookups of the same software, the one that says most: vulnerable beats not checked
+/// beats none known.
+fn stronger(a: &Lookup, b: &Lookup) -> Lookup {
+    match (a, b) {
+        (Lookup::Vulnerable, _) | (_, Lookup::Vulnerable) => Lookup::Vulnerable,
+        (Lookup::NotChecked(r), _) | (_, Lookup::NotChecked(r)) => Lookup::NotChecked(r.clone()),
+        _ => Lookup::NoneKnown,
+    }
+}
+
+fn service_title(service: &crate::model::Service) -> String {
+    match (&service.product, &service.version) {
+        (Some(p), Some(v)) => format!("{p} {v}"),
+        (Some(p), None) => p.clone(),
+        (None, _) if !service.name.is_empty() => format!("{} (unidentified product)", service.name),
+        (None, _) => "unknown service".to_string(),
+    }
+}
+
+fn host_summary(host: &Host) -> HostSummary {
+    HostSummary {
+        address: host.primary_address().unwrap_or_default().to_string(),
+        addresses: host.addresses.iter().map(|a| a.addr.clone()).collect(),
+        hostnames: host.hostnames.clone(),
+        status: host.status.clone(),
+        os: host.os_matches.first().map(|m| m.name.clone()),
+        ports: host
+            .ports
+            .iter()
+            .map(|p| PortSummary {
+                port: p.number,
+                protocol: p.protocol.clone(),
+                state: p.state.clone(),
+                service: p.service.as_ref().map(|s| s.name.clone()),
+                product: p.service.as_ref().and_then(|s| s.product.clone()),
+                version: p.service.as_ref().and_then(|s| s.version.clone()),
+            })
+            .collect(),
+    }
+}
+
+/// Sort addresses numerically (127.0.0.10 after 127.0.0.9); names after addresses.
+fn address_key(address: &str) -> (u8, Option<IpAddr>, String) {
+    match address.parse::<IpAddr>() {
+        Ok(ip) => (0, Some(ip), String::new()),
+        Err(_) => (1, None, address.to_string()),
+    }
+}
+
+fn endpoint_key(e: &Endpoint) -> ((u8, Option<IpAddr>, String), u16, String) {
+    (address_key(&e.address), e.port, e.protocol.clone())
+}
+
+fn rfc3339(unix: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,83 @@
+//! Shared by the end-to-end tests: run the real `brulee` binary and read what it wrote.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn brulee() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brulee"));
+    // Tests must not depend on whether vulners.com answers from this machine: point the
+    // pre-scan check at a loopback port nothing listens on, so it is always "unreachable".
+    cmd.env(
+        "BRULEE_VULNERS_URL",
+        format!("http://127.0.0.1:{}/", closed_port()),
+    );
+    cmd
+}
+
+/// Run and capture; print everything on failure so a red test explains itself.
+pub fn run(cmd: &mut Command) -> Output {
+    let output = cmd.output().expect("brulee runs");
+    eprintln!(
+        "--- {:?} exited {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+        cmd,
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/nmap")
+        .join(name)
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Check a report against docs/report.schema.json.
+pub fn assert_schema_valid(report: &serde_json::Value) {
+    let schema =
+        read_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json"));
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// A loopback port with nothing listening on it.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Fail with instructions when the machine lacks nmap or the test daemons.
+pub fn require_tools() {
+    let missing = testkit::missing_tools();
+    assert!(
+        missing.is_empty(),
+        "missing {missing:?}: run `cargo xtask setup --test` first"
+    );
+}

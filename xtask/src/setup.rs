@@ -1,0 +1,177 @@
+//! Installing brulee's system dependencies with apt.
+//!
+//! Every check comes before apt, so a machine that already has everything never touches apt
+//! (fast, and works offline or without root).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use testkit::ServiceKind;
+
+pub fn setup(test: bool) -> Result<()> {
+    let mut wanted = Vec::new();
+    if !testkit::nmap_available() {
+        wanted.push("nmap");
+    }
+    if test {
+        wanted.extend(ServiceKind::ALL.map(ServiceKind::debian_package));
+    }
+    install(&wanted)
+}
+
+/// Installs those of `packages` that dpkg does not report as installed.
+pub fn install(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        eprintln!("setup: nothing to install");
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !on_path("apt-get") {
+        bail!("setup: apt-get not found; install these packages with your system's package manager: {list}");
+    }
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("setup: installing {list} needs root: run `sudo apt-get install -y {list}`, or this command as root");
+    }
+
+    let _guard = NoDaemonStarts::at(Path::new(POLICY_RC_D))?;
+    let mut updated = false;
+    if !have_package_lists() {
+        apt_update()?;
+        updated = true;
+    }
+    if let Err(first) = apt_install(&missing) {
+        if updated {
+            return Err(first);
+        }
+        // Usually stale lists pointing at versions the mirror no longer has.
+        eprintln!("setup: {first:#}; updating the package lists and trying again");
+        apt_update()?;
+        apt_install(&missing)?;
+    }
+    let still: Vec<&str> = missing.iter().copied().filter(|p| !installed(p)).collect();
+    if !still.is_empty() {
+        bail!(
+            "setup: apt-get finished but these are still not installed: {}",
+            still.join(" ")
+        );
+    }
+    Ok(())
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout == b"install ok installed")
+}
+
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+fn have_package_lists() -> bool {
+    fs::read_dir("/var/lib/apt/lists").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("_Packages"))
+    })
+}
+
+fn apt() -> Command {
+    let mut command = Command::new("apt-get");
+    command
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        // A fresh machine may still be running its own apt job: wait for it rather than fail.
+        .args(["-o", "DPkg::Lock::Timeout=300"])
+        // No progress bars in logs.
+        .args(["-o", "Dpkg::Use-Pty=0"]);
+    command
+}
+
+fn apt_update() -> Result<()> {
+    crate::run(apt().args(["-q", "update"]))
+}
+
+fn apt_install(packages: &[&str]) -> Result<()> {
+    crate::run(
+        apt()
+            .args(["-q", "-y", "--no-install-recommends", "install"])
+            .args(packages),
+    )
+}
+
+/// Debian's maintainer scripts start every daemon they install (sshd, nginx, redis on
+/// their standard ports), which tests must not race with and nobody asked for. A
+/// policy-rc.d that exits 101 forbids it; one that was already there is left alone.
+struct NoDaemonStarts {
+    created: Option<PathBuf>,
+}
+
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
+
+impl NoDaemonStarts {
+    fn at(path: &Path) -> Result<Self> {
+        if path.symlink_metadata().is_ok() {
+            return Ok(Self { created: None });
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o755)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(
+            b"#!/bin/sh\n# Written by cargo xtask setup while it installs packages.\nexit 101\n",
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        Ok(Self {
+            created: Some(path.to_owned()),
+        })
+    }
+}
+
+impl Drop for NoDaemonStarts {
+    fn drop(&mut self) {
+        if let Some(path) = &self.created {
+            if let Err(e) = fs::remove_file(path) {
+                eprintln!("setup: could not remove {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_rc_d_is_created_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy-rc.d");
+        let guard = NoDaemonStarts::at(&path).unwrap();
+        let status = Command::new(&path).status().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(101),
+            "invoke-rc.d reads 101 as 'action forbidden'"
+        );
+        drop(guard);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn existing_policy_rc_d_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy-rc.d");
+        fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        drop(NoDaemonStarts::at(&path).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "#!/bin/sh\nexit 0\n");
+    }
+}
