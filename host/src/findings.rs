@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Host, Port, ScanRun};
+use crate::vulndb::{self, Matcher, StoreError, Verdict};
 use crate::vulners::{self, VulnersReading};
 
 /// CVSS v3's qualitative rating of a score.
@@ -76,16 +77,44 @@ pub struct Vulnerability {
     /// EPSS probability of exploitation in the next 30 days, when the source says.
     pub epss: Option<f64>,
     pub url: Option<String>,
-    /// Which source reported it: "vulners", "nvd", …
+    /// Which source reported it: "vulners", "nvd", or "nvd+vulners" when both did.
     pub source: String,
+    /// Every source that reported it.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// NVD's English description.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub published: Option<String>,
+    #[serde(default)]
+    pub modified: Option<String>,
+    /// The CVSS vector of the score.
+    #[serde(default)]
+    pub cvss_vector: Option<String>,
+    /// How sure the match is: "exact" (the criterion names this version), "range" (the version
+    /// lies in the criterion's range), "platform-unconfirmed" (the configuration also needs a
+    /// platform the scan could not see). Absent for vulners, which does not say.
+    #[serde(default)]
+    pub confidence: Option<String>,
+    /// The matching rule that fired.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// CISA's due date for federal agencies, when the CVE is in KEV.
+    #[serde(default)]
+    pub kev_due_date: Option<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
 }
 
 impl Vulnerability {
-    /// The order a person should read vulnerabilities in: most severe, then exploitable, first.
+    /// The order a person should read vulnerabilities in: confirmed before unconfirmed, then
+    /// most severe, known-exploited and exploitable first.
     pub fn priority_cmp(&self, other: &Vulnerability) -> std::cmp::Ordering {
-        other
-            .severity
-            .cmp(&self.severity)
+        self.unconfirmed()
+            .cmp(&other.unconfirmed())
+            .then_with(|| other.severity.cmp(&self.severity))
+            .then_with(|| other.kev.unwrap_or(false).cmp(&self.kev.unwrap_or(false)))
             .then_with(|| {
                 other
                     .cvss
@@ -94,6 +123,13 @@ impl Vulnerability {
             })
             .then_with(|| other.exploit.cmp(&self.exploit))
             .then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+impl Vulnerability {
+    /// Reported only because a platform it needs could not be ruled out.
+    pub fn unconfirmed(&self) -> bool {
+        self.confidence.as_deref() == Some("platform-unconfirmed")
     }
 }
 
@@ -186,18 +222,41 @@ pub struct PortFindings<'a> {
     pub vulnerabilities: Vec<(Option<String>, Vulnerability)>,
 }
 
-/// Look at every open port of every host that is up, and say what is known about it.
-pub fn assess<'a>(scan: &'a ScanRun, vulners: &VulnersStatus) -> Vec<PortFindings<'a>> {
-    let mut out = Vec::new();
-    for host in scan.hosts.iter().filter(|h| h.is_up()) {
-        for port in host.ports.iter().filter(|p| p.is_open()) {
-            out.push(assess_port(host, port, vulners));
-        }
-    }
-    out
+/// The sources of vulnerabilities a scan is assessed with.
+pub struct Sources<'db> {
+    pub vulners: VulnersStatus,
+    /// The offline CVE database, when it holds data.
+    pub db: Option<Matcher<'db>>,
 }
 
-fn assess_port<'a>(host: &'a Host, port: &'a Port, vulners: &VulnersStatus) -> PortFindings<'a> {
+/// Look at every open port of every host that is up, and say what is known about it.
+pub fn assess<'a>(
+    scan: &'a ScanRun,
+    sources: &mut Sources<'_>,
+) -> Result<Vec<PortFindings<'a>>, StoreError> {
+    let mut out = Vec::new();
+    for host in scan.hosts.iter().filter(|h| h.is_up()) {
+        // Everything nmap saw on the host can confirm a configuration's platform.
+        let host_cpes: Vec<String> = host
+            .ports
+            .iter()
+            .filter_map(|p| p.service.as_ref())
+            .flat_map(|s| s.cpes.iter().cloned())
+            .collect();
+        for port in host.ports.iter().filter(|p| p.is_open()) {
+            out.push(assess_port(host, port, &host_cpes, sources)?);
+        }
+    }
+    Ok(out)
+}
+
+fn assess_port<'a>(
+    host: &'a Host,
+    port: &'a Port,
+    host_cpes: &[String],
+    sources: &mut Sources<'_>,
+) -> Result<PortFindings<'a>, StoreError> {
+    let vulners = &sources.vulners;
     let mut vulnerabilities: Vec<(Option<String>, Vulnerability)> = Vec::new();
     let has_cpe = port.service.as_ref().is_some_and(|s| !s.cpes.is_empty());
     // Read every vulners element of the port, not only the first (Flan Scan read only one).
@@ -228,10 +287,52 @@ fn assess_port<'a>(host: &'a Host, port: &'a Port, vulners: &VulnersStatus) -> P
             VulnersReading::Nothing => {}
         }
     }
+    // The offline database: a second source, merged by CVE id.
+    let mut db_verdict = None;
+    if let Some(matcher) = sources.db.as_mut() {
+        let service_cpes = port
+            .service
+            .as_ref()
+            .map(|s| s.cpes.as_slice())
+            .unwrap_or_default();
+        let verdict = matcher.match_service(service_cpes, host_cpes)?;
+        if let Verdict::Matches(matches) = &verdict {
+            for m in matches {
+                let from_db = db_vulnerability(m);
+                match vulnerabilities.iter_mut().find(|(_, v)| v.id == from_db.id) {
+                    Some((_, known)) => merge_sources(known, from_db),
+                    None => {
+                        let cpe = service_cpes
+                            .iter()
+                            .find(|c| c.starts_with("cpe:/a:"))
+                            .cloned();
+                        vulnerabilities.push((cpe, from_db))
+                    }
+                }
+            }
+        }
+        // KEV marks for what vulners found, too.
+        for (_, vuln) in vulnerabilities
+            .iter_mut()
+            .filter(|(_, v)| v.kev.is_none() && v.kind == "cve")
+        {
+            let kev = matcher.kev(&vuln.id)?;
+            vuln.kev = Some(kev.is_some());
+            vuln.kev_due_date = kev.and_then(|k| k.due_date);
+        }
+        db_verdict = Some(verdict);
+    }
     vulnerabilities.sort_by(|a, b| a.1.priority_cmp(&b.1));
 
+    let db_checked = matches!(db_verdict, Some(Verdict::Matches(_)));
     let lookup = if !vulnerabilities.is_empty() {
         Lookup::Vulnerable
+    } else if db_checked {
+        Lookup::NoneKnown
+    } else if let Some(Verdict::VersionUnknown { product }) = &db_verdict {
+        Lookup::NotChecked(format!(
+            "version unknown: nmap identified {product} but not its version, so its CVEs cannot be matched"
+        ))
     } else if let Some(why) = failure {
         Lookup::NotChecked(format!("the vulners script failed: {why}"))
     } else if !has_cpe {
@@ -253,12 +354,61 @@ fn assess_port<'a>(host: &'a Host, port: &'a Port, vulners: &VulnersStatus) -> P
             ),
         }
     };
-    PortFindings {
+    Ok(PortFindings {
         host,
         port,
         lookup,
         vulnerabilities,
+    })
+}
+
+/// A database match as a vulnerability of the report.
+fn db_vulnerability(m: &vulndb::DbMatch) -> Vulnerability {
+    let record = &m.record;
+    let cvss = record.cvss.as_ref().map(|c| c.score);
+    Vulnerability {
+        id: record.id.clone(),
+        kind: "cve".into(),
+        cvss,
+        cvss_version: record.cvss.as_ref().map(|c| format!("cvss{}", c.version)),
+        severity: Severity::from_cvss(cvss),
+        exploit: false,
+        kev: Some(m.kev.is_some()),
+        epss: None,
+        url: Some(format!("https://nvd.nist.gov/vuln/detail/{}", record.id)),
+        source: "nvd".into(),
+        sources: vec!["nvd".into()],
+        description: record.description.clone(),
+        published: record.published.clone(),
+        modified: record.last_modified.clone(),
+        cvss_vector: record.cvss.as_ref().and_then(|c| c.vector.clone()),
+        confidence: Some(m.confidence.as_str().into()),
+        rule: Some(m.rule.clone()),
+        kev_due_date: m.kev.as_ref().and_then(|k| k.due_date.clone()),
+        references: record.references.clone(),
     }
+}
+
+/// One vulnerability found by two sources: NVD's record is authoritative for what a CVE is
+/// (description, score), vulners adds what NVD does not say (exploits, EPSS).
+fn merge_sources(known: &mut Vulnerability, from_db: Vulnerability) {
+    let exploit = known.exploit;
+    let epss = known.epss;
+    let mut sources: Vec<String> = known
+        .sources
+        .iter()
+        .chain(&from_db.sources)
+        .cloned()
+        .collect();
+    sources.sort();
+    sources.dedup();
+    *known = Vulnerability {
+        exploit,
+        epss: epss.or(from_db.epss),
+        source: sources.join("+"),
+        sources,
+        ..from_db
+    };
 }
 
 impl PortFindings<'_> {

@@ -11,4 +11,5 @@ pub mod model;
 pub mod nmap;
 pub mod report;
 pub mod targets;
+pub mod vulndb;
 pub mod vulners;

@@ -1,7 +1,9 @@
 //! The `brulee` command line: one file per subcommand.
 
+mod db;
 mod report;
 mod scan;
+mod update;
 
 use std::process::ExitCode;
 
@@ -30,7 +32,9 @@ Examples:
   brulee scan 127.0.0.1                      scan the top 1000 ports, report in ./brulee-report-*
   brulee scan 127.0.0.2-5 -p 22,80 -o out     scan two ports on four hosts, report in ./out
   brulee scan @ips.txt --no-vulners          targets from a file, one per line
-  brulee report scan.xml --format markdown   a report from nmap XML you already have";
+  brulee report scan.xml --format markdown   a report from nmap XML you already have
+  brulee db import nvdcve-2.0-*.json.gz      fill the offline CVE database from NVD feeds
+  brulee db update                           fetch the NVD feeds and CISA's KEV catalog";
 
 /// brulee runs nmap's service detection, matches every service it finds to known
 /// vulnerabilities, and writes a report organised by vulnerable service → CVEs → where it runs.
@@ -45,6 +49,7 @@ pub struct Cli {
 enum Command {
     Scan(scan::ScanArgs),
     Report(report::ReportArgs),
+    Db(db::DbArgs),
 }
 
 /// An error the user caused and can fix: exit code 2.
@@ -69,6 +74,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Scan(args) => scan::run(args).await,
             Command::Report(args) => report::run(args),
+            Command::Db(args) => db::run(args).await,
         }
     });
     match result {
@@ -122,6 +128,44 @@ fn prepare_output_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     })?;
     let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+/// Open the CVE database for a scan or report, if it holds data. An absent or empty database
+/// is not an error — vulners may still be used — but the report says so, with how to fill it.
+fn open_database(
+    path: &db::DbPath,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Option<crate::vulndb::Store>> {
+    let path = path.resolve();
+    let how = "import NVD data with `brulee db import FILE...` (e.g. the NVD JSON feeds) or fetch it with `brulee db update`";
+    if !path.exists() {
+        warnings.push(format!(
+            "no offline CVE database at {}: {how}",
+            path.display()
+        ));
+        return Ok(None);
+    }
+    let store = crate::vulndb::Store::open(&path)?;
+    if store.status()?.cves == 0 {
+        warnings.push(format!(
+            "the offline CVE database at {} is empty: {how}",
+            path.display()
+        ));
+        return Ok(None);
+    }
+    Ok(Some(store))
+}
+
+/// What a report says about the database it used.
+fn database_info(store: &crate::vulndb::Store) -> anyhow::Result<crate::report::DatabaseInfo> {
+    let status = store.status()?;
+    Ok(crate::report::DatabaseInfo {
+        path: status.path,
+        cves: status.cves,
+        kev_entries: status.kev_entries,
+        newest_modified: status.newest_modified,
+        last_import: status.last_import,
+    })
 }
 
 /// The terminal summary, printed on stdout.

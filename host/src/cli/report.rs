@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, parse_formats, prepare_output_dir, print_summary, UsageError};
+use super::db::DbPath;
+use super::{
+    database_info, exit, open_database, parse_formats, prepare_output_dir, print_summary,
+    UsageError,
+};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::xml;
 use crate::report::{self, Provenance, Report};
+use crate::vulndb::Matcher;
 
 /// Make one report from nmap XML files (or folders of them), merged.
 ///
@@ -26,6 +31,13 @@ pub struct ReportArgs {
           long_help = format!("Report formats (comma-separated or repeated) [default: summary on stdout, json,markdown with -o]:\n{}", *report::FORMATS_HELP))]
     format: Vec<String>,
 
+    #[command(flatten)]
+    db: DbPath,
+
+    /// Do not use the offline CVE database, even when it holds data.
+    #[arg(long)]
+    no_db: bool,
+
     /// Write report files to this folder instead of printing to stdout.
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
@@ -41,16 +53,23 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         let run = xml::read_scan(reader, &file.display().to_string(), |_| {})?;
         runs.push(run);
     }
-    let scan = ScanRun::merge(runs);
+    let mut scan = ScanRun::merge(runs);
     let vulners = VulnersStatus::from_xml(&scan);
+    let store = if args.no_db {
+        None
+    } else {
+        open_database(&args.db, &mut scan.warnings)?
+    };
     let report = Report::build(
         &scan,
         Provenance {
             targets: Vec::new(),
             xml_files: files.iter().map(|f| f.display().to_string()).collect(),
             vulners,
+            database: store.as_ref().map(database_info).transpose()?,
         },
-    );
+        store.as_ref().map(Matcher::new),
+    )?;
     match &args.output {
         Some(dir) => {
             let mut formats = parse_formats(&args.format)?;

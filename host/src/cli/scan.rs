@@ -8,12 +8,14 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, parse_formats, prepare_output_dir, print_summary};
+use super::db::DbPath;
+use super::{database_info, exit, open_database, parse_formats, prepare_output_dir, print_summary};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::{self, command, progress::ScanProgress, ScanOptions};
 use crate::report::{self, Provenance, Report};
 use crate::targets::{self, Family};
+use crate::vulndb::Matcher;
 use crate::vulners::{self, ProbeOutcome};
 
 /// Scan targets with nmap and write a report.
@@ -63,6 +65,13 @@ pub struct ScanArgs {
     #[arg(short, long, value_name = "FORMAT", default_value = "json,markdown",
           long_help = format!("Report formats to write (comma-separated or repeated):\n{}", *report::FORMATS_HELP))]
     format: Vec<String>,
+
+    #[command(flatten)]
+    db: DbPath,
+
+    /// Do not use the offline CVE database, even when it holds data.
+    #[arg(long)]
+    no_db: bool,
 
     /// Show no progress on stderr.
     #[arg(short, long)]
@@ -144,15 +153,22 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     }
     progress.finish();
 
-    let scan = ScanRun::merge(runs);
+    let mut scan = ScanRun::merge(runs);
+    let store = if args.no_db {
+        None
+    } else {
+        open_database(&args.db, &mut scan.warnings)?
+    };
     let report = Report::build(
         &scan,
         Provenance {
             targets: targets.iter().map(|t| t.to_string()).collect(),
             xml_files,
             vulners,
+            database: store.as_ref().map(database_info).transpose()?,
         },
-    );
+        store.as_ref().map(Matcher::new),
+    )?;
     let written = report::write_reports(&report, &output, &formats)?;
     print_summary(&report)?;
     for path in &written {

@@ -12,8 +12,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{self, Finding, Lookup, Severity, Vulnerability, VulnersStatus};
+use crate::findings::{self, Finding, Lookup, Severity, Sources, Vulnerability, VulnersStatus};
 use crate::model::{Host, ScanRun};
+use crate::vulndb::{Matcher, StoreError};
 
 pub use render::{render, write_reports, RenderError, WriteError, FORMATS_HELP};
 
@@ -58,9 +59,24 @@ pub struct ScanMeta {
     pub vulners: VulnersStatus,
     /// The same, said for a person: "unreachable", "disabled (--no-vulners)", …
     pub vulners_note: String,
+    /// The sources of vulnerabilities this report used: "nvd" (the offline database),
+    /// "vulners" (nmap's script). Empty means nothing was looked up.
+    pub vuln_sources: Vec<String>,
+    /// The offline CVE database and how fresh it is, when the report used it.
+    pub database: Option<DatabaseInfo>,
     /// False when nmap was stopped before it finished: the report is partial.
     pub complete: bool,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseInfo {
+    pub path: String,
+    pub cves: u64,
+    pub kev_entries: u64,
+    /// The newest `lastModified` of its records: how fresh the data is.
+    pub newest_modified: Option<String>,
+    pub last_import: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,6 +94,8 @@ pub struct Summary {
     /// Findings, counted by severity ("critical", "high", …).
     pub by_severity: BTreeMap<String, usize>,
     pub exploitable_findings: usize,
+    /// Findings of CVEs in CISA's Known Exploited Vulnerabilities catalog.
+    pub kev_findings: usize,
 }
 
 /// One piece of software (product + version) and everywhere it runs.
@@ -141,12 +159,30 @@ pub struct Provenance {
     pub targets: Vec<String>,
     pub xml_files: Vec<String>,
     pub vulners: VulnersStatus,
+    /// The offline database the matcher reads, if one is used.
+    pub database: Option<DatabaseInfo>,
 }
 
 impl Report {
-    /// Build the report of a (possibly merged) scan.
-    pub fn build(scan: &ScanRun, provenance: Provenance) -> Report {
-        let assessed = findings::assess(scan, &provenance.vulners);
+    /// Build the report of a (possibly merged) scan, looking services up in `db` too when
+    /// given.
+    pub fn build(
+        scan: &ScanRun,
+        provenance: Provenance,
+        db: Option<Matcher<'_>>,
+    ) -> Result<Report, StoreError> {
+        let mut vuln_sources = Vec::new();
+        if db.is_some() {
+            vuln_sources.push("nvd".to_string());
+        }
+        if provenance.vulners == VulnersStatus::Used {
+            vuln_sources.push("vulners".to_string());
+        }
+        let mut sources = Sources {
+            vulners: provenance.vulners.clone(),
+            db,
+        };
+        let assessed = findings::assess(scan, &mut sources)?;
         let findings: Vec<Finding> = assessed.iter().flat_map(|p| p.findings()).collect();
 
         // Group ports by the software they run, keeping first-seen order stable.
@@ -272,9 +308,13 @@ impl Report {
                 })
                 .collect(),
             exploitable_findings: findings.iter().filter(|f| f.vulnerability.exploit).count(),
+            kev_findings: findings
+                .iter()
+                .filter(|f| f.vulnerability.kev == Some(true))
+                .count(),
         };
 
-        Report {
+        Ok(Report {
             schema_version: SCHEMA_VERSION.to_string(),
             generator: Generator {
                 name: "brulee".into(),
@@ -290,6 +330,8 @@ impl Report {
                 xml_files: provenance.xml_files,
                 vulners_note: provenance.vulners.describe().to_string(),
                 vulners: provenance.vulners,
+                vuln_sources,
+                database: provenance.database,
                 complete: scan.complete,
                 warnings: scan.warnings.clone(),
             },
@@ -298,7 +340,7 @@ impl Report {
             findings,
             suppressed: Vec::new(),
             hosts,
-        }
+        })
     }
 }
 

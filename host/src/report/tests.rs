@@ -13,6 +13,7 @@ fn provenance(vulners: VulnersStatus) -> Provenance {
         targets: vec!["127.0.0.1".into()],
         xml_files: vec![],
         vulners,
+        database: None,
     }
 }
 
@@ -39,7 +40,9 @@ fn groups_by_service_with_most_severe_first() {
     let report = Report::build(
         &fixture_run("nmap793_vulners_mockapi.xml"),
         provenance(VulnersStatus::Used),
-    );
+        None,
+    )
+    .unwrap();
     assert_valid(&report);
     let titles: Vec<&str> = report.services.iter().map(|s| s.title.as_str()).collect();
     assert_eq!(
@@ -86,7 +89,9 @@ fn one_service_on_many_hosts_is_one_group_with_every_endpoint() {
     let report = Report::build(
         &ScanRun::merge([other, run]),
         provenance(VulnersStatus::Used),
-    );
+        None,
+    )
+    .unwrap();
     let ssh = &report.services[0];
     let endpoints: Vec<String> = ssh
         .endpoints
@@ -114,7 +119,7 @@ fn says_when_nothing_could_be_looked_up() {
     for port in &mut run.hosts[0].ports {
         port.scripts.clear();
     }
-    let report = Report::build(&run, provenance(VulnersStatus::Unreachable));
+    let report = Report::build(&run, provenance(VulnersStatus::Unreachable), None).unwrap();
     assert_valid(&report);
     assert!(report
         .services
@@ -124,7 +129,7 @@ fn says_when_nothing_could_be_looked_up() {
 
     // A service nmap could not identify has no CPE to look up, whatever vulners did.
     run.hosts[0].ports[0].service.as_mut().unwrap().cpes.clear();
-    let report = Report::build(&run, provenance(VulnersStatus::Used));
+    let report = Report::build(&run, provenance(VulnersStatus::Used), None).unwrap();
     let vsftpd = report
         .services
         .iter()
@@ -146,7 +151,7 @@ fn a_failed_vulners_script_is_reported_not_crashed_on() {
 <script id="vulners" output="ERROR: Script execution failed (use -d to debug)"/></port>
 </ports></host></nmaprun>"#;
     let run = read_scan(&xml[..], "t", |_| {}).unwrap();
-    let report = Report::build(&run, provenance(VulnersStatus::from_xml(&run)));
+    let report = Report::build(&run, provenance(VulnersStatus::from_xml(&run)), None).unwrap();
     assert_valid(&report);
     assert!(matches!(&report.services[0].lookup, Lookup::NotChecked(r) if r.contains("failed")));
 }
@@ -156,7 +161,9 @@ fn every_format_renders_the_report() {
     let report = Report::build(
         &fixture_run("upstream_golden_1x.xml"),
         provenance(VulnersStatus::Used),
-    );
+        None,
+    )
+    .unwrap();
     assert_valid(&report);
     let markdown = render(&report, "markdown").unwrap();
     assert!(
@@ -177,7 +184,7 @@ fn hostile_banners_cannot_break_out_of_markdown_or_the_terminal() {
 <port protocol="tcp" portid="80"><state state="open"/><service name="http" product="evil | &lt;script&gt;alert(1)&lt;/script&gt; [x](http://e)" version="1&#x1b;[2J"/></port>
 </ports></host></nmaprun>"#;
     let run = read_scan(&xml[..], "t", |_| {}).unwrap();
-    let report = Report::build(&run, provenance(VulnersStatus::Used));
+    let report = Report::build(&run, provenance(VulnersStatus::Used), None).unwrap();
     let markdown = render(&report, "markdown").unwrap();
     assert!(!markdown.contains("<script>"), "{markdown}");
     assert!(!markdown.contains("[x](http://e)"), "{markdown}");

@@ -91,6 +91,15 @@ fn read_bulletin(table: &ScriptNode) -> Option<Vulnerability> {
                 ))
             }),
         source: "vulners".to_string(),
+        sources: vec!["vulners".to_string()],
+        description: None,
+        published: None,
+        modified: None,
+        cvss_vector: None,
+        confidence: None,
+        rule: None,
+        kev_due_date: None,
+        references: Vec::new(),
         id,
     })
 }

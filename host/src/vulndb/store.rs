@@ -1,0 +1,418 @@
+//! The embedded CVE database: one SQLite file a user can open with `sqlite3`.
+//!
+//! Tables: `cve` (one row per CVE, its configurations as compact JSON), `cve_product` (which
+//! CVEs name a vendor:product in a vulnerable criterion: the index matching starts from),
+//! `kev` (CISA's catalog), `import` (what was imported when) and `meta`.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::cpe::CpeName;
+use super::nvd::{CveRecord, KevEntry};
+
+/// Bumped when the tables change; an older file is refused with a hint to re-import.
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("CVE database {}: {err}", path.display())]
+    Sqlite { path: PathBuf, err: rusqlite::Error },
+    #[error("CVE database {}: made by another brulee (schema {found}, this one reads {SCHEMA_VERSION}); delete it and import again", path.display())]
+    Schema { path: PathBuf, found: i64 },
+    #[error("cannot create the folder for the CVE database {}: {err}", path.display())]
+    Folder { path: PathBuf, err: std::io::Error },
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What `brulee db status` shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Status {
+    pub path: String,
+    pub cves: u64,
+    pub kev_entries: u64,
+    pub products: u64,
+    pub newest_modified: Option<String>,
+    pub last_import: Option<String>,
+    pub sources: Vec<String>,
+    pub size_bytes: u64,
+}
+
+/// What one upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    Inserted,
+    Replaced,
+    /// The stored record is newer: kept.
+    Kept,
+    Removed,
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|err| StoreError::Folder {
+                path: dir.to_path_buf(),
+                err,
+            })?;
+        }
+        let sqlite = |err| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            err,
+        };
+        let conn = Connection::open(path).map_err(sqlite)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = OFF;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS cve (
+                 id TEXT PRIMARY KEY,
+                 published TEXT,
+                 last_modified TEXT,
+                 description TEXT,
+                 cvss_version TEXT,
+                 cvss_score REAL,
+                 cvss_vector TEXT,
+                 refs TEXT NOT NULL,
+                 configurations TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS cve_product (
+                 vendor TEXT NOT NULL,
+                 product TEXT NOT NULL,
+                 cve_id TEXT NOT NULL,
+                 PRIMARY KEY (vendor, product, cve_id)) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS cve_product_by_cve ON cve_product (cve_id);
+             CREATE TABLE IF NOT EXISTS kev (
+                 cve_id TEXT PRIMARY KEY,
+                 name TEXT,
+                 date_added TEXT,
+                 due_date TEXT,
+                 required_action TEXT,
+                 ransomware TEXT);
+             CREATE TABLE IF NOT EXISTS import (
+                 source TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 imported_at TEXT NOT NULL,
+                 records INTEGER NOT NULL,
+                 skipped INTEGER NOT NULL);",
+        )
+        .map_err(sqlite)?;
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(sqlite)?
+            .and_then(|v| v.parse().ok());
+        match found {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )
+                .map_err(sqlite)?;
+            }
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(StoreError::Schema {
+                    path: path.to_path_buf(),
+                    found: v,
+                })
+            }
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn error(&self, err: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            err,
+        }
+    }
+
+    /// Run `work` in one transaction: all of it lands, or none.
+    pub fn transaction<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let path = self.path.clone();
+        let sqlite = |err| StoreError::Sqlite {
+            path: path.clone(),
+            err,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        let mut writer = Writer { tx };
+        let value = work(&mut writer)?;
+        writer.tx.commit().map_err(sqlite)?;
+        Ok(value)
+    }
+
+    pub fn status(&self) -> Result<Status, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(|e| self.error(e))
+        };
+        let newest_modified = self
+            .conn
+            .query_row("SELECT max(last_modified) FROM cve", [], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .map_err(|e| self.error(e))?;
+        let last_import = self
+            .conn
+            .query_row("SELECT max(imported_at) FROM import", [], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .map_err(|e| self.error(e))?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source, kind, max(imported_at) FROM import GROUP BY source ORDER BY 3 DESC",
+            )
+            .map_err(|e| self.error(e))?;
+        let sources = stmt
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} ({}, {})",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?
+                ))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.error(e))?;
+        let size_bytes = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(Status {
+            path: self.path.display().to_string(),
+            cves: count("SELECT count(*) FROM cve")?,
+            kev_entries: count("SELECT count(*) FROM kev")?,
+            products: count(
+                "SELECT count(*) FROM (SELECT DISTINCT vendor, product FROM cve_product)",
+            )?,
+            newest_modified,
+            last_import,
+            sources,
+            size_bytes,
+        })
+    }
+
+    /// The stored records of every CVE naming `vendor:product` in a vulnerable criterion.
+    pub fn records_for_product(
+        &self,
+        vendor: &str,
+        product: &str,
+    ) -> Result<Vec<CveRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.id, c.published, c.last_modified, c.description, c.cvss_version, c.cvss_score,
+                        c.cvss_vector, c.refs, c.configurations
+                 FROM cve_product p JOIN cve c ON c.id = p.cve_id
+                 WHERE p.vendor = ?1 AND p.product = ?2",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map(params![vendor, product], |r| {
+                let cvss_version: Option<String> = r.get(4)?;
+                let refs: String = r.get(7)?;
+                let configurations: String = r.get(8)?;
+                Ok(CveRecord {
+                    id: r.get(0)?,
+                    published: r.get(1)?,
+                    last_modified: r.get(2)?,
+                    description: r.get(3)?,
+                    cvss: match (cvss_version, r.get::<_, Option<f64>>(5)?) {
+                        (Some(version), Some(score)) => Some(super::nvd::Cvss {
+                            version,
+                            score,
+                            vector: r.get(6)?,
+                        }),
+                        _ => None,
+                    },
+                    references: serde_json::from_str(&refs).unwrap_or_default(),
+                    configurations: serde_json::from_str(&configurations).unwrap_or_default(),
+                    rejected: false,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.error(e))?;
+        Ok(rows)
+    }
+
+    /// Fold the write-ahead log back into the database file, so that after a large import
+    /// the file a user sees is the whole database and the log does not linger at its peak size.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(|e| self.error(e))
+    }
+
+    /// A value of the `meta` table (update bookkeeping).
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// KEV entry of a CVE, if listed.
+    pub fn kev(&self, cve_id: &str) -> Result<Option<KevEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, date_added, due_date, required_action, ransomware FROM kev WHERE cve_id = ?1")
+            .map_err(|e| self.error(e))?;
+        stmt.query_row([cve_id], |r| {
+            Ok(KevEntry {
+                cve_id: cve_id.to_string(),
+                name: r.get(0)?,
+                date_added: r.get(1)?,
+                due_date: r.get(2)?,
+                required_action: r.get(3)?,
+                ransomware: r.get(4)?,
+            })
+        })
+        .optional()
+        .map_err(|e| self.error(e))
+    }
+}
+
+/// Writes inside one transaction.
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Writer<'_> {
+    /// Store a record unless a newer version of it is stored; remove it if it was rejected.
+    pub fn upsert_cve(&mut self, record: &CveRecord) -> rusqlite::Result<Upsert> {
+        if record.rejected {
+            let removed = self
+                .tx
+                .prepare_cached("DELETE FROM cve WHERE id = ?1")?
+                .execute([&record.id])?;
+            self.tx
+                .prepare_cached("DELETE FROM cve_product WHERE cve_id = ?1")?
+                .execute([&record.id])?;
+            return Ok(if removed > 0 {
+                Upsert::Removed
+            } else {
+                Upsert::Kept
+            });
+        }
+        let existing: Option<Option<String>> = self
+            .tx
+            .prepare_cached("SELECT last_modified FROM cve WHERE id = ?1")?
+            .query_row([&record.id], |r| r.get(0))
+            .optional()?;
+        if let Some(stored) = &existing {
+            // ISO 8601 timestamps of one source compare as strings. An equal date replaces,
+            // so re-importing the same file is idempotent.
+            if stored.as_deref() > record.last_modified.as_deref() {
+                return Ok(Upsert::Kept);
+            }
+        }
+        let configurations =
+            serde_json::to_string(&record.configurations).expect("configurations serialise");
+        let refs = serde_json::to_string(&record.references).expect("references serialise");
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO cve (id, published, last_modified, description, cvss_version, cvss_score,
+                                             cvss_vector, refs, configurations)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                record.id,
+                record.published,
+                record.last_modified,
+                record.description,
+                record.cvss.as_ref().map(|c| &c.version),
+                record.cvss.as_ref().map(|c| c.score),
+                record.cvss.as_ref().and_then(|c| c.vector.as_ref()),
+                refs,
+                configurations,
+            ])?;
+        if existing.is_some() {
+            self.tx
+                .prepare_cached("DELETE FROM cve_product WHERE cve_id = ?1")?
+                .execute([&record.id])?;
+        }
+        let mut products: Vec<(String, String)> = record
+            .configurations
+            .iter()
+            .flat_map(|c| &c.nodes)
+            .flat_map(|n| &n.matches)
+            .filter(|m| m.vulnerable)
+            .filter_map(|m| CpeName::parse(&m.criteria).ok())
+            .map(|c| (c.vendor, c.product))
+            .collect();
+        products.sort();
+        products.dedup();
+        let mut insert = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO cve_product (vendor, product, cve_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for (vendor, product) in products {
+            insert.execute(params![vendor, product, record.id])?;
+        }
+        Ok(if existing.is_some() {
+            Upsert::Replaced
+        } else {
+            Upsert::Inserted
+        })
+    }
+
+    pub fn upsert_kev(&mut self, kev: &KevEntry) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO kev (cve_id, name, date_added, due_date, required_action, ransomware)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![kev.cve_id, kev.name, kev.date_added, kev.due_date, kev.required_action, kev.ransomware])?;
+        Ok(())
+    }
+
+    /// A catalog import replaces the whole catalog: entries CISA removed must go too.
+    pub fn clear_kev(&mut self) -> rusqlite::Result<()> {
+        self.tx.execute("DELETE FROM kev", []).map(|_| ())
+    }
+
+    pub fn record_import(
+        &mut self,
+        source: &str,
+        kind: &str,
+        records: u64,
+        skipped: u64,
+    ) -> rusqlite::Result<()> {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        self.tx
+            .prepare_cached("INSERT INTO import (source, kind, imported_at, records, skipped) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![source, kind, now, records as i64, skipped as i64])?;
+        Ok(())
+    }
+}
