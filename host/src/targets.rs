@@ -300,3 +300,182 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// More addresses than this in one scan are refused when splitting work (`--shard`,
+/// `--parallel`): a typo such as /8 for /24 should not start a 16-million-host scan.
+pub const MAX_EXPANDED: usize = 1 << 20;
+
+/// Every address the targets name, sorted (IPv4, then IPv6, numerically; then host names) and
+/// without duplicates, so that work can be split into parts that cover each address once.
+/// CIDR blocks and nmap ranges become single addresses; host names stay as they are (nmap
+/// resolves them).
+pub fn expand(targets: &[Target]) -> Result<Vec<Target>, TargetError> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let too_many = |t: &Target| TargetError::Invalid {
+        origin: "splitting the scan".into(),
+        target: t.to_string(),
+        reason: format!(
+            "it names more than {MAX_EXPANDED} addresses; split it into smaller blocks"
+        ),
+    };
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    let mut names: Vec<Target> = Vec::new();
+    for target in targets {
+        let (body, prefix) = match target.text.split_once('/') {
+            Some((b, p)) => (b, p.parse::<u32>().ok()),
+            None => (target.text.as_str(), None),
+        };
+        if target.family == Family::Ipv6 {
+            let ip: Ipv6Addr = body.parse().map_err(|_| too_many(target))?;
+            let bits = 128 - prefix.unwrap_or(128);
+            if bits > 20 {
+                return Err(too_many(target));
+            }
+            let base = u128::from(ip) & !((1u128 << bits) - 1);
+            addresses.extend((0..(1u128 << bits)).map(|i| IpAddr::V6(Ipv6Addr::from(base + i))));
+        } else if is_ipv4_pattern(body) {
+            let octets: Vec<Vec<u8>> = body.split('.').map(octet_values).collect();
+            let bits = 32 - prefix.unwrap_or(32);
+            let count = octets.iter().map(Vec::len).product::<usize>() << bits.min(31);
+            if count > MAX_EXPANDED {
+                return Err(too_many(target));
+            }
+            for a in &octets[0] {
+                for b in &octets[1] {
+                    for c in &octets[2] {
+                        for d in &octets[3] {
+                            let ip = u32::from(Ipv4Addr::new(*a, *b, *c, *d));
+                            let mask = if bits == 32 { 0 } else { !((1u32 << bits) - 1) };
+                            let base = ip & mask;
+                            addresses.extend(
+                                (0..(1u64 << bits))
+                                    .map(|i| IpAddr::V4(Ipv4Addr::from(base + i as u32))),
+                            );
+                        }
+                    }
+                }
+            }
+        } else {
+            names.push(target.clone());
+        }
+        if addresses.len() > MAX_EXPANDED {
+            return Err(too_many(target));
+        }
+    }
+    addresses.sort();
+    addresses.dedup();
+    names.sort_by(|a, b| a.text.cmp(&b.text));
+    names.dedup();
+    let mut out: Vec<Target> = addresses
+        .into_iter()
+        .map(|ip| Target {
+            text: ip.to_string(),
+            family: if ip.is_ipv6() {
+                Family::Ipv6
+            } else {
+                Family::Ipv4
+            },
+        })
+        .collect();
+    out.extend(names);
+    Ok(out)
+}
+
+/// The values of one octet of an nmap range ("1-3,7", "*", "-5").
+fn octet_values(octet: &str) -> Vec<u8> {
+    if octet == "*" {
+        return (0..=255).collect();
+    }
+    let mut values: Vec<u8> = Vec::new();
+    for item in octet.split(',') {
+        let (lo, hi) = item.split_once('-').unwrap_or((item, item));
+        let lo: u8 = if lo.is_empty() {
+            0
+        } else {
+            lo.parse().unwrap_or(0)
+        };
+        let hi: u8 = if hi.is_empty() {
+            255
+        } else {
+            hi.parse().unwrap_or(255)
+        };
+        values.extend(lo..=hi);
+    }
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
+/// Part `index` of `count` (0-based) of an expanded, sorted target list: contiguous and as
+/// equal in size as possible, so that `count` processes cover every target exactly once
+/// whatever order the targets were given in.
+pub fn shard(expanded: &[Target], index: usize, count: usize) -> &[Target] {
+    let start = index * expanded.len() / count;
+    let end = (index + 1) * expanded.len() / count;
+    &expanded[start..end]
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    fn texts(t: &[Target]) -> Vec<String> {
+        t.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn expands_ranges_and_blocks_sorted_and_once() {
+        let targets = parse_args(&[
+            "127.0.0.3".into(),
+            "127.0.0.1-2".into(),
+            "127.0.0.2/31".into(),
+            "::1".into(),
+            "localhost".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            texts(&expand(&targets).unwrap()),
+            ["127.0.0.1", "127.0.0.2", "127.0.0.3", "::1", "localhost"]
+        );
+        let block = expand(&parse_args(&["10.0.0.0/24".into()]).unwrap()).unwrap();
+        assert_eq!(block.len(), 256);
+        assert_eq!(block[255].to_string(), "10.0.0.255");
+        let range = expand(&parse_args(&["10.0.1-2.1,3".into()]).unwrap()).unwrap();
+        assert_eq!(
+            texts(&range),
+            ["10.0.1.1", "10.0.1.3", "10.0.2.1", "10.0.2.3"]
+        );
+        assert!(
+            expand(&parse_args(&["10.0.0.0/8".into()]).unwrap()).is_err(),
+            "16M addresses"
+        );
+        assert!(expand(&parse_args(&["fe80::/64".into()]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn shards_cover_every_target_once_whatever_the_order() {
+        let a = expand(&parse_args(&["127.0.0.0/28".into(), "127.0.1.1".into()]).unwrap()).unwrap();
+        let b = expand(
+            &parse_args(&[
+                "127.0.1.1".into(),
+                "127.0.0.8/29".into(),
+                "127.0.0.0/29".into(),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        let mut seen = Vec::new();
+        for i in 0..4 {
+            let part = shard(&a, i, 4);
+            assert!(
+                part.len() == 4 || part.len() == 5,
+                "balanced: {}",
+                part.len()
+            );
+            seen.extend(texts(part));
+        }
+        assert_eq!(seen, texts(&a));
+        assert!(shard(&a[..2], 3, 4).len() <= 1);
+    }
+}

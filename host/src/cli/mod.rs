@@ -1,6 +1,8 @@
 //! The `brulee` command line: one file per subcommand.
 
 mod db;
+mod diff;
+mod merge;
 mod report;
 mod scan;
 mod update;
@@ -33,6 +35,9 @@ Examples:
   brulee scan 127.0.0.2-5 -p 22,80 -o out     scan two ports on four hosts, report in ./out
   brulee scan @ips.txt --no-vulners          targets from a file, one per line
   brulee report scan.xml --format markdown   a report from nmap XML you already have
+  brulee scan 10.0.0.0/22 --shard 0/4        part 1 of 4 of a scan split over 4 processes
+  brulee merge shard-*/ -o all               one report from the shards' reports
+  brulee diff last-week.json report.json     new and fixed vulnerabilities
   brulee db import nvdcve-2.0-*.json.gz      fill the offline CVE database from NVD feeds
   brulee db update                           fetch the NVD feeds and CISA's KEV catalog";
 
@@ -49,6 +54,8 @@ pub struct Cli {
 enum Command {
     Scan(scan::ScanArgs),
     Report(report::ReportArgs),
+    Merge(merge::MergeArgs),
+    Diff(diff::DiffArgs),
     Db(db::DbArgs),
 }
 
@@ -74,6 +81,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Scan(args) => scan::run(args).await,
             Command::Report(args) => report::run(args),
+            Command::Merge(args) => merge::run(args),
+            Command::Diff(args) => diff::run(args),
             Command::Db(args) => db::run(args).await,
         }
     });
@@ -87,6 +96,7 @@ pub fn main() -> ExitCode {
                     || e.is::<crate::nmap::NmapArgError>()
                     || e.is::<crate::nmap::xml::XmlError>()
                     || e.is::<brulee_reports::RenderError>()
+                    || e.is::<crate::report::MergeError>()
             });
             ExitCode::from(if usage { exit::USAGE } else { exit::FAILURE })
         }
@@ -166,6 +176,58 @@ fn database_info(store: &crate::vulndb::Store) -> anyhow::Result<crate::report::
         newest_modified: status.newest_modified,
         last_import: status.last_import,
     })
+}
+
+/// Read a JSON report brulee wrote (for merge, diff and --baseline).
+fn read_report(path: &std::path::Path) -> anyhow::Result<crate::report::Report> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", path.display())))?;
+    serde_json::from_str(&text).map_err(|err| {
+        UsageError(format!(
+            "{}:{}:{}: not a brulee JSON report ({err}); give the report.json that `brulee scan` or `brulee report -f json` wrote",
+            path.display(),
+            err.line(),
+            err.column()
+        ))
+        .into()
+    })
+}
+
+/// Write a report as files into `output` (default formats json, markdown) and print the
+/// summary, or without `output` print the formats (default: the summary) on stdout.
+fn emit_report(
+    report: &crate::report::Report,
+    output: Option<&std::path::Path>,
+    format_args: &[String],
+) -> anyhow::Result<()> {
+    let mut formats = parse_formats(format_args)?;
+    match output {
+        Some(dir) => {
+            if formats.is_empty() {
+                formats = vec!["json".into(), "markdown".into()];
+            }
+            prepare_output_dir(dir)?;
+            let written = crate::report::write_reports(report, dir, &formats)?;
+            print_summary(report)?;
+            for path in &written {
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        None => {
+            if formats.is_empty() {
+                formats = vec!["summary".into()];
+            }
+            for format in &formats {
+                print!("{}", crate::report::render(report, format)?);
+            }
+            if !formats.iter().any(|f| f == "summary") {
+                for warning in &report.scan.warnings {
+                    eprintln!("warning: {warning}");
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The terminal summary, printed on stdout.

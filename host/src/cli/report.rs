@@ -6,14 +6,11 @@ use anyhow::Context;
 use clap::Args;
 
 use super::db::DbPath;
-use super::{
-    database_info, exit, open_database, parse_formats, prepare_output_dir, print_summary,
-    UsageError,
-};
+use super::{database_info, emit_report, exit, open_database, read_report, UsageError};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::xml;
-use crate::report::{self, Provenance, Report};
+use crate::report::{self, Diff, Provenance, Report};
 use crate::vulndb::Matcher;
 
 /// Make one report from nmap XML files (or folders of them), merged.
@@ -37,6 +34,10 @@ pub struct ReportArgs {
     /// Do not use the offline CVE database, even when it holds data.
     #[arg(long)]
     no_db: bool,
+
+    /// Compare with an earlier JSON report: the report gets a "changes" section (new, fixed).
+    #[arg(long, value_name = "OLD.json")]
+    baseline: Option<PathBuf>,
 
     /// Write report files to this folder instead of printing to stdout.
     #[arg(short, long, value_name = "DIR")]
@@ -70,32 +71,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         },
         store.as_ref().map(Matcher::new),
     )?;
-    match &args.output {
-        Some(dir) => {
-            let mut formats = parse_formats(&args.format)?;
-            if formats.is_empty() {
-                formats = vec!["json".into(), "markdown".into()];
-            }
-            prepare_output_dir(dir)?;
-            let written = report::write_reports(&report, dir, &formats)?;
-            print_summary(&report)?;
-            for path in &written {
-                eprintln!("wrote {}", path.display());
-            }
-        }
-        None => {
-            let mut formats = parse_formats(&args.format)?;
-            if formats.is_empty() {
-                formats = vec!["summary".into()];
-            }
-            for format in &formats {
-                print!("{}", report::render(&report, format)?);
-            }
-        }
+    let mut report = report;
+    if let Some(old) = &args.baseline {
+        report.diff = Some(Diff::between(&read_report(old)?, &report));
     }
-    for warning in &report.scan.warnings {
-        eprintln!("warning: {warning}");
-    }
+    emit_report(&report, args.output.as_deref(), &args.format)?;
     Ok(if report.scan.complete {
         exit::OK
     } else {

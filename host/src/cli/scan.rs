@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use clap::Args;
 
 use super::db::DbPath;
@@ -73,9 +72,49 @@ pub struct ScanArgs {
     #[arg(long)]
     no_db: bool,
 
+    /// Scan only part I of N of the targets (0-based, e.g. 0/4 … 3/4): N processes with the same
+    /// targets cover every address exactly once (a Kubernetes Indexed Job passes
+    /// $JOB_COMPLETION_INDEX). Merge their reports with `brulee merge`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+
+    /// Run up to N nmap processes at once, each over its own group of hosts.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
+
+    /// Stop a group's nmap after this long (e.g. 30m, 2h) and try it once more; a group that
+    /// fails twice is reported and the others complete.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    group_timeout: Option<Duration>,
+
+    /// Compare with an earlier JSON report: the report gets a "changes" section (new, fixed).
+    #[arg(long, value_name = "OLD.json")]
+    baseline: Option<PathBuf>,
+
     /// Show no progress on stderr.
     #[arg(short, long)]
     quiet: bool,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{text:?} is not I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// One nmap run: targets of one address family.
+struct Group {
+    family: Family,
+    targets: Vec<targets::Target>,
+    /// Raw XML file name in the output folder.
+    name: String,
 }
 
 /// How long the pre-scan check of the vulners API may take.
@@ -121,39 +160,114 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
         }
     };
 
-    // One nmap run per address family: nmap skips targets of the other family silently.
-    let mut by_family: BTreeMap<Family, Vec<targets::Target>> = BTreeMap::new();
-    for target in &targets {
-        by_family
-            .entry(target.family())
-            .or_default()
-            .push(target.clone());
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(super::read_report)
+        .transpose()?;
+    let groups = plan_groups(&targets, args.shard, args.parallel as usize)?;
+    if groups.is_empty() {
+        progress.line("this shard has no targets: writing an empty report");
     }
+    progress.set_groups(groups.len());
+
+    // Up to --parallel groups run at once; each is retried once.
+    let limit = Arc::new(tokio::sync::Semaphore::new(args.parallel as usize));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, group) in groups.into_iter().enumerate() {
+        let (limit, progress, options, output, nmap_program) = (
+            limit.clone(),
+            progress.clone(),
+            options.clone(),
+            output.clone(),
+            nmap_program.clone(),
+        );
+        let timeout = args.group_timeout;
+        tasks.spawn(async move {
+            let _permit = limit
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let raw = output.join(&group.name);
+            let target_file = output.join(group.name.replace(".xml", "-targets.txt"));
+            let nmap_args = command::nmap_args(
+                &options,
+                group.family,
+                &group.targets,
+                &target_file,
+                privileged,
+            )?;
+            let mut last_error = None;
+            for attempt in 1..=2 {
+                progress.start_run(&format!(
+                    "{} {}",
+                    nmap_program.display(),
+                    nmap_args.join(" ")
+                ));
+                let run = nmap::run_nmap(&nmap_program, &nmap_args, &raw, &progress);
+                let outcome = match timeout {
+                    Some(limit) => tokio::time::timeout(limit, run)
+                        .await
+                        .unwrap_or(Err(nmap::NmapError::TimedOut { after: limit })),
+                    None => run.await,
+                };
+                match outcome {
+                    Ok(run) => {
+                        progress.group_done();
+                        return Ok::<_, anyhow::Error>((index, raw, Ok(run)));
+                    }
+                    Err(err) if attempt == 1 && err.is_retryable() => {
+                        progress.line(&format!("{}: {err}; trying once more", group.name));
+                        last_error = Some(err);
+                    }
+                    Err(err) => {
+                        last_error = Some(err);
+                        break;
+                    }
+                }
+            }
+            progress.group_done();
+            let err = last_error.expect("a failed attempt leaves its error");
+            Ok((
+                index,
+                raw,
+                Err(format!(
+                    "{} ({} targets) failed: {err}",
+                    group.name,
+                    group.targets.len()
+                )),
+            ))
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined??);
+    }
+    // Results in plan order, so the merged run does not depend on which group finished first.
+    results.sort_by_key(|(index, _, _)| *index);
     let mut runs: Vec<ScanRun> = Vec::new();
     let mut xml_files = Vec::new();
-    for (family, family_targets) in &by_family {
-        let name = match family {
-            Family::Ipv4 => "nmap-ipv4.xml",
-            Family::Ipv6 => "nmap-ipv6.xml",
-        };
-        let raw = output.join(name);
-        let nmap_args = command::nmap_args(&options, *family, family_targets, privileged);
-        progress.start_run(&format!(
-            "{} {}",
-            nmap_program.display(),
-            nmap_args.join(" ")
-        ));
-        let run = nmap::run_nmap(&nmap_program, &nmap_args, &raw, &progress)
-            .await
-            .with_context(|| {
-                format!("the nmap run over {} targets failed", family_label(*family))
-            })?;
-        xml_files.push(raw.display().to_string());
-        runs.push(run);
+    let mut failures = Vec::new();
+    for (_, raw, result) in results {
+        match result {
+            Ok(run) => {
+                xml_files.push(raw.display().to_string());
+                runs.push(run);
+            }
+            Err(failure) => failures.push(failure),
+        }
+    }
+    if runs.is_empty() && !failures.is_empty() {
+        anyhow::bail!("every nmap run failed:\n  {}", failures.join("\n  "));
     }
     progress.finish();
 
     let mut scan = ScanRun::merge(runs);
+    if !failures.is_empty() {
+        // The report covers fewer hosts than asked for: say so, and exit with "partial".
+        scan.complete = false;
+        scan.warnings.extend(failures);
+    }
     let store = if args.no_db {
         None
     } else {
@@ -169,6 +283,10 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
         },
         store.as_ref().map(Matcher::new),
     )?;
+    let mut report = report;
+    report.diff = baseline
+        .as_ref()
+        .map(|old| report::Diff::between(old, &report));
     let written = report::write_reports(&report, &output, &formats)?;
     print_summary(&report)?;
     for path in &written {
@@ -181,11 +299,57 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn family_label(family: Family) -> &'static str {
-    match family {
-        Family::Ipv4 => "IPv4",
-        Family::Ipv6 => "IPv6",
+/// Split the targets into nmap runs: one per address family (nmap skips targets of the other
+/// family silently), each split further into host groups when several run at once. With
+/// --shard or --parallel the targets are expanded to single addresses first, so that parts
+/// never overlap; otherwise they go to nmap as the user wrote them.
+fn plan_groups(
+    targets: &[targets::Target],
+    shard: Option<(usize, usize)>,
+    parallel: usize,
+) -> anyhow::Result<Vec<Group>> {
+    let mut selected: Vec<targets::Target> = if shard.is_some() || parallel > 1 {
+        targets::expand(targets)?
+    } else {
+        targets.to_vec()
+    };
+    if let Some((index, count)) = shard {
+        selected = targets::shard(&selected, index, count).to_vec();
     }
+    let mut by_family: BTreeMap<Family, Vec<targets::Target>> = BTreeMap::new();
+    for target in selected {
+        by_family.entry(target.family()).or_default().push(target);
+    }
+    let mut groups = Vec::new();
+    for (family, list) in by_family {
+        let prefix = match family {
+            Family::Ipv4 => "nmap-ipv4",
+            Family::Ipv6 => "nmap-ipv6",
+        };
+        // Two groups per process keeps every process busy when groups take uneven time.
+        let count = if parallel > 1 {
+            (parallel * 2).min(list.len())
+        } else {
+            1
+        };
+        if count == 1 {
+            groups.push(Group {
+                family,
+                targets: list,
+                name: format!("{prefix}.xml"),
+            });
+            continue;
+        }
+        for i in 0..count {
+            let part = targets::shard(&list, i, count).to_vec();
+            groups.push(Group {
+                family,
+                targets: part,
+                name: format!("{prefix}-group{:02}.xml", i + 1),
+            });
+        }
+    }
+    Ok(groups)
 }
 
 fn default_output_dir() -> PathBuf {

@@ -87,13 +87,19 @@ pub fn validate(opts: &ScanOptions, privileged: bool) -> Result<(), NmapArgError
     Ok(())
 }
 
+/// More targets than this go to nmap in a file (`-iL`) that brulee writes, not on the command
+/// line, which has a length limit.
+const MAX_TARGET_ARGS: usize = 128;
+
 /// The arguments of one nmap run over targets of one address family. The XML goes to stdout.
+/// Long target lists are written to `target_file` and passed with `-iL`.
 pub fn nmap_args(
     opts: &ScanOptions,
     family: Family,
     targets: &[Target],
+    target_file: &std::path::Path,
     privileged: bool,
-) -> Vec<String> {
+) -> std::io::Result<Vec<String>> {
     let mut args: Vec<String> = Vec::new();
     args.push(if privileged { "-sS" } else { "-sT" }.into());
     if opts.udp {
@@ -120,10 +126,16 @@ pub fn nmap_args(
     ]);
     args.extend(opts.extra_args.iter().cloned());
     args.extend(["-oX".into(), "-".into()]);
+    if targets.len() > MAX_TARGET_ARGS {
+        let list: String = targets.iter().map(|t| format!("{t}\n")).collect();
+        std::fs::write(target_file, list)?;
+        args.extend(["-iL".into(), target_file.display().to_string()]);
+        return Ok(args);
+    }
     // Targets were checked not to look like options; "--" makes sure nmap agrees.
     args.push("--".into());
     args.extend(targets.iter().map(|t| t.as_str().to_string()));
-    args
+    Ok(args)
 }
 
 /// Whether nmap will be able to send raw packets (SYN scan, UDP scan).
@@ -148,7 +160,8 @@ mod tests {
     #[test]
     fn defaults_follow_flan_scan() {
         let t = vec![targets::parse("127.0.0.1").unwrap()];
-        let args = nmap_args(&opts(), Family::Ipv4, &t, true);
+        let file = std::env::temp_dir().join("brulee-test-targets.txt");
+        let args = nmap_args(&opts(), Family::Ipv4, &t, &file, true).unwrap();
         assert_eq!(args[..2], ["-sS", "-sV"]);
         assert!(args.windows(2).any(|w| w == ["--script", "vulners"]));
         assert!(
@@ -163,11 +176,26 @@ mod tests {
             },
             Family::Ipv6,
             &t,
+            &file,
             false,
-        );
+        )
+        .unwrap();
         assert_eq!(args[0], "-sT");
         assert!(args.contains(&"-6".to_string()));
         assert!(!args.contains(&"--script".to_string()));
+    }
+
+    #[test]
+    fn long_target_lists_go_in_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("targets.txt");
+        let many = targets::expand(&[targets::parse("127.0.1.0/24").unwrap()]).unwrap();
+        let args = nmap_args(&opts(), Family::Ipv4, &many, &file, true).unwrap();
+        assert_eq!(
+            args[args.len() - 2..],
+            ["-iL".to_string(), file.display().to_string()]
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 256);
     }
 
     #[test]

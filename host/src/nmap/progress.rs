@@ -20,6 +20,8 @@ pub struct ScanProgress {
 
 struct State {
     hosts_done: usize,
+    groups_total: usize,
+    groups_done: usize,
     task: Option<TaskProgress>,
     last_line: Option<Instant>,
 }
@@ -48,6 +50,8 @@ impl ScanProgress {
             plain: !quiet && !terminal,
             state: Mutex::new(State {
                 hosts_done: 0,
+                groups_total: 0,
+                groups_done: 0,
                 task: None,
                 last_line: None,
             }),
@@ -72,6 +76,20 @@ impl ScanProgress {
         self.show(&mut state, false);
     }
 
+    /// The scan runs as `total` nmap processes (host groups).
+    pub fn set_groups(&self, total: usize) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .groups_total = total;
+    }
+
+    pub fn group_done(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.groups_done += 1;
+        self.show(&mut state, true);
+    }
+
     /// A one-off message (not throttled).
     pub fn line(&self, message: &str) {
         match &self.bar {
@@ -88,19 +106,31 @@ impl ScanProgress {
     }
 
     fn show(&self, state: &mut State, force: bool) {
-        let message = match &state.task {
-            Some(t) => format!(
-                "{} · {} hosts done{}",
-                t.task,
-                state.hosts_done,
-                t.remaining
-                    .map(|r| format!(" · ~{r}s left in this phase"))
-                    .unwrap_or_default()
-            ),
-            None => format!("{} hosts done", state.hosts_done),
+        let groups = if state.groups_total > 1 {
+            format!("groups {}/{} · ", state.groups_done, state.groups_total)
+        } else {
+            String::new()
+        };
+        let message = groups
+            + &match &state.task {
+                Some(t) => format!(
+                    "{} · {} hosts done{}",
+                    t.task,
+                    state.hosts_done,
+                    t.remaining
+                        .map(|r| format!(" · ~{r}s left in this phase"))
+                        .unwrap_or_default()
+                ),
+                None => format!("{} hosts done", state.hosts_done),
+            };
+        // With several nmap processes, one phase's percentage says little: count groups.
+        let percent = if state.groups_total > 1 {
+            (state.groups_done * 100 / state.groups_total) as f32
+        } else {
+            state.task.as_ref().map(|t| t.percent).unwrap_or(0.0)
         };
         if let Some(bar) = &self.bar {
-            bar.set_position(state.task.as_ref().map(|t| t.percent as u64).unwrap_or(0));
+            bar.set_position(percent as u64);
             bar.set_message(message);
         } else if self.plain {
             let due = state

@@ -36,6 +36,18 @@ pub enum NmapError {
     Xml(#[from] XmlError),
     #[error("reading nmap's output failed: {0}")]
     Io(#[from] io::Error),
+    #[error("nmap did not finish within {}", humantime::format_duration(*after))]
+    TimedOut { after: std::time::Duration },
+}
+
+impl NmapError {
+    /// Worth a second try: the run itself failed, not the set-up.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            NmapError::Failed { .. } | NmapError::TimedOut { .. } | NmapError::Io(_)
+        )
+    }
 }
 
 /// The nmap program to run: `BRULEE_NMAP`, else `nmap` on PATH.

@@ -5,6 +5,8 @@
 //! [`Report`] is brulee's public, versioned schema (`docs/report.schema.json`): plugins and
 //! other tools consume it, and every rendered format is made from it.
 
+mod diff;
+mod merge;
 mod render;
 
 use std::collections::BTreeMap;
@@ -16,6 +18,8 @@ use crate::findings::{self, Finding, Lookup, Severity, Sources, Vulnerability, V
 use crate::model::{Host, ScanRun};
 use crate::vulndb::{Matcher, StoreError};
 
+pub use diff::{Diff, EndpointDiff};
+pub use merge::MergeError;
 pub use render::{render, write_reports, RenderError, WriteError, FORMATS_HELP};
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
@@ -35,6 +39,9 @@ pub struct Report {
     pub suppressed: Vec<Suppressed>,
     /// Every host nmap reported, up or down.
     pub hosts: Vec<HostSummary>,
+    /// What changed since a baseline report (`--baseline OLD.json`), when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Diff>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -79,7 +86,7 @@ pub struct DatabaseInfo {
     pub last_import: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     pub hosts_scanned: usize,
     pub hosts_up: usize,
@@ -185,136 +192,37 @@ impl Report {
         let assessed = findings::assess(scan, &mut sources)?;
         let findings: Vec<Finding> = assessed.iter().flat_map(|p| p.findings()).collect();
 
-        // Group ports by the software they run, keeping first-seen order stable.
+        // Group ports by the software they run.
         let mut groups: Vec<ServiceGroup> = Vec::new();
         for port in &assessed {
             let service = port.port.service.clone().unwrap_or_default();
-            let key = (
-                service
-                    .product
-                    .clone()
-                    .unwrap_or_else(|| service.name.clone()),
-                service.version.clone(),
+            add_group(
+                &mut groups,
+                ServiceGroup {
+                    title: service_title(&service),
+                    service: service.name.clone(),
+                    product: service.product.clone(),
+                    version: service.version.clone(),
+                    cpes: service.cpes.clone(),
+                    lookup: port.lookup.clone(),
+                    max_severity: None,
+                    max_cvss: None,
+                    vulnerabilities: port
+                        .vulnerabilities
+                        .iter()
+                        .map(|(_, v)| v.clone())
+                        .collect(),
+                    endpoints: vec![Endpoint {
+                        address: port.host.primary_address().unwrap_or_default().to_string(),
+                        hostnames: port.host.hostnames.clone(),
+                        port: port.port.number,
+                        protocol: port.port.protocol.clone(),
+                    }],
+                },
             );
-            let idx = match groups.iter().position(|g| {
-                (
-                    g.product.clone().unwrap_or_else(|| g.service.clone()),
-                    g.version.clone(),
-                ) == key
-            }) {
-                Some(i) => i,
-                None => {
-                    groups.push(ServiceGroup {
-                        title: service_title(&service),
-                        service: service.name.clone(),
-                        product: service.product.clone(),
-                        version: service.version.clone(),
-                        cpes: Vec::new(),
-                        lookup: Lookup::NoneKnown,
-                        max_severity: None,
-                        max_cvss: None,
-                        vulnerabilities: Vec::new(),
-                        endpoints: Vec::new(),
-                    });
-                    groups.len() - 1
-                }
-            };
-            let group = &mut groups[idx];
-            for cpe in &service.cpes {
-                if !group.cpes.contains(cpe) {
-                    group.cpes.push(cpe.clone());
-                }
-            }
-            group.lookup = stronger(&group.lookup, &port.lookup);
-            for (_, vuln) in &port.vulnerabilities {
-                match group.vulnerabilities.iter_mut().find(|v| v.id == vuln.id) {
-                    Some(known) if vuln.cvss > known.cvss => *known = vuln.clone(),
-                    Some(_) => {}
-                    None => group.vulnerabilities.push(vuln.clone()),
-                }
-            }
-            group.endpoints.push(Endpoint {
-                address: port.host.primary_address().unwrap_or_default().to_string(),
-                hostnames: port.host.hostnames.clone(),
-                port: port.port.number,
-                protocol: port.port.protocol.clone(),
-            });
         }
-        for group in &mut groups {
-            group.vulnerabilities.sort_by(|a, b| a.priority_cmp(b));
-            group.max_severity = group.vulnerabilities.first().map(|v| v.severity);
-            group.max_cvss = group
-                .vulnerabilities
-                .iter()
-                .filter_map(|v| v.cvss)
-                .reduce(f64::max);
-            group.endpoints.sort_by_key(endpoint_key);
-        }
-        groups.sort_by(|a, b| {
-            let vulnerable = |g: &ServiceGroup| g.lookup == Lookup::Vulnerable;
-            vulnerable(b)
-                .cmp(&vulnerable(a))
-                .then_with(|| b.max_severity.cmp(&a.max_severity))
-                .then_with(|| {
-                    b.max_cvss
-                        .unwrap_or(0.0)
-                        .total_cmp(&a.max_cvss.unwrap_or(0.0))
-                })
-                .then_with(|| b.endpoints.len().cmp(&a.endpoints.len()))
-                .then_with(|| a.title.cmp(&b.title))
-        });
 
-        let mut findings = findings;
-        findings.sort_by(|a, b| {
-            a.vulnerability
-                .priority_cmp(&b.vulnerability)
-                .then_with(|| address_key(&a.address).cmp(&address_key(&b.address)))
-                .then_with(|| (a.port, &a.protocol).cmp(&(b.port, &b.protocol)))
-        });
-
-        let mut hosts: Vec<HostSummary> = scan.hosts.iter().map(host_summary).collect();
-        hosts.sort_by_key(|h| address_key(&h.address));
-
-        let summary = Summary {
-            hosts_scanned: scan.hosts.len(),
-            hosts_up: scan.hosts.iter().filter(|h| h.is_up()).count(),
-            open_ports: assessed.len(),
-            services: groups.len(),
-            vulnerable_services: groups
-                .iter()
-                .filter(|g| g.lookup == Lookup::Vulnerable)
-                .count(),
-            unchecked_services: groups
-                .iter()
-                .filter(|g| matches!(g.lookup, Lookup::NotChecked(_)))
-                .count(),
-            findings: findings.len(),
-            vulnerabilities: {
-                let mut ids: Vec<&str> = findings.iter().map(|f| f.cve.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                ids.len()
-            },
-            by_severity: Severity::ALL
-                .iter()
-                .map(|s| {
-                    (
-                        s.as_str().to_string(),
-                        findings
-                            .iter()
-                            .filter(|f| f.vulnerability.severity == *s)
-                            .count(),
-                    )
-                })
-                .collect(),
-            exploitable_findings: findings.iter().filter(|f| f.vulnerability.exploit).count(),
-            kev_findings: findings
-                .iter()
-                .filter(|f| f.vulnerability.kev == Some(true))
-                .count(),
-        };
-
-        Ok(Report {
+        let mut report = Report {
             schema_version: SCHEMA_VERSION.to_string(),
             generator: Generator {
                 name: "brulee".into(),
@@ -335,12 +243,126 @@ impl Report {
                 complete: scan.complete,
                 warnings: scan.warnings.clone(),
             },
-            summary,
+            summary: Summary::default(),
             services: groups,
             findings,
             suppressed: Vec::new(),
-            hosts,
-        })
+            hosts: scan.hosts.iter().map(host_summary).collect(),
+            diff: None,
+        };
+        report.finish();
+        Ok(report)
+    }
+
+    /// Put every list in its canonical order and count the summary. The order depends only on
+    /// the content, so the same hosts give the same report however they were scanned (one run,
+    /// shards merged, files in any order).
+    fn finish(&mut self) {
+        for group in &mut self.services {
+            group.vulnerabilities.sort_by(|a, b| a.priority_cmp(b));
+            group.max_severity = group.vulnerabilities.first().map(|v| v.severity);
+            group.max_cvss = group
+                .vulnerabilities
+                .iter()
+                .filter_map(|v| v.cvss)
+                .reduce(f64::max);
+            group.endpoints.sort_by_key(endpoint_key);
+            group.cpes.sort();
+        }
+        self.services.sort_by(|a, b| {
+            let vulnerable = |g: &ServiceGroup| g.lookup == Lookup::Vulnerable;
+            vulnerable(b)
+                .cmp(&vulnerable(a))
+                .then_with(|| b.max_severity.cmp(&a.max_severity))
+                .then_with(|| {
+                    b.max_cvss
+                        .unwrap_or(0.0)
+                        .total_cmp(&a.max_cvss.unwrap_or(0.0))
+                })
+                .then_with(|| b.endpoints.len().cmp(&a.endpoints.len()))
+                .then_with(|| a.title.cmp(&b.title))
+        });
+        let finding_order = |a: &Finding, b: &Finding| {
+            a.vulnerability
+                .priority_cmp(&b.vulnerability)
+                .then_with(|| address_key(&a.address).cmp(&address_key(&b.address)))
+                .then_with(|| (a.port, &a.protocol).cmp(&(b.port, &b.protocol)))
+        };
+        self.findings.sort_by(finding_order);
+        self.suppressed
+            .sort_by(|a, b| finding_order(&a.finding, &b.finding));
+        self.hosts.sort_by_key(|h| address_key(&h.address));
+        self.summary = Summary::count(&self.services, &self.findings, &self.hosts);
+    }
+}
+
+/// Add one service group's data to the group of the same software (product + version),
+/// or as a new group.
+fn add_group(groups: &mut Vec<ServiceGroup>, new: ServiceGroup) {
+    let key = |g: &ServiceGroup| {
+        (
+            g.product.clone().unwrap_or_else(|| g.service.clone()),
+            g.version.clone(),
+        )
+    };
+    let Some(group) = groups.iter_mut().find(|g| key(g) == key(&new)) else {
+        groups.push(new);
+        return;
+    };
+    for cpe in new.cpes {
+        if !group.cpes.contains(&cpe) {
+            group.cpes.push(cpe);
+        }
+    }
+    group.lookup = stronger(&group.lookup, &new.lookup);
+    for vuln in new.vulnerabilities {
+        match group.vulnerabilities.iter_mut().find(|v| v.id == vuln.id) {
+            Some(known) if vuln.cvss > known.cvss => *known = vuln,
+            Some(_) => {}
+            None => group.vulnerabilities.push(vuln),
+        }
+    }
+    group.endpoints.extend(new.endpoints);
+}
+
+impl Summary {
+    fn count(services: &[ServiceGroup], findings: &[Finding], hosts: &[HostSummary]) -> Summary {
+        let mut ids: Vec<&str> = findings.iter().map(|f| f.cve.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Summary {
+            hosts_scanned: hosts.len(),
+            hosts_up: hosts.iter().filter(|h| h.status == "up").count(),
+            open_ports: services.iter().map(|s| s.endpoints.len()).sum(),
+            services: services.len(),
+            vulnerable_services: services
+                .iter()
+                .filter(|g| g.lookup == Lookup::Vulnerable)
+                .count(),
+            unchecked_services: services
+                .iter()
+                .filter(|g| matches!(g.lookup, Lookup::NotChecked(_)))
+                .count(),
+            findings: findings.len(),
+            vulnerabilities: ids.len(),
+            by_severity: Severity::ALL
+                .iter()
+                .map(|s| {
+                    (
+                        s.as_str().to_string(),
+                        findings
+                            .iter()
+                            .filter(|f| f.vulnerability.severity == *s)
+                            .count(),
+                    )
+                })
+                .collect(),
+            exploitable_findings: findings.iter().filter(|f| f.vulnerability.exploit).count(),
+            kev_findings: findings
+                .iter()
+                .filter(|f| f.vulnerability.kev == Some(true))
+                .count(),
+        }
     }
 }
 

@@ -262,7 +262,9 @@ impl Store {
     /// Fold the write-ahead log back into the database file, so that after a large import
     /// the file a user sees is the whole database and the log does not linger at its peak size.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(|e| self.error(e))
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.error(e))
     }
 
     /// A value of the `meta` table (update bookkeeping).

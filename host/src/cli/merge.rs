@@ -1,0 +1,79 @@
+//! `brulee merge`: one report from the reports of several shards (or scans).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{emit_report, exit, read_report, UsageError};
+use crate::report::{self, Report};
+
+/// Merge JSON reports (shards of one scan, or several scans) into one report.
+///
+/// The merged report lists the same services, findings and hosts as one scan over all their
+/// hosts would; its metadata keeps every nmap command, file and warning.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// report.json files, or folders holding report.json (directly or one level down, as the
+    /// output folders of shards do).
+    #[arg(required = true, value_name = "REPORT.json|DIR")]
+    inputs: Vec<PathBuf>,
+
+    /// Report formats (comma-separated or repeated) [default: summary on stdout; json,markdown
+    /// with -o].
+    #[arg(short, long, value_name = "FORMAT",
+          long_help = format!("Report formats (comma-separated or repeated) [default: summary on stdout, json,markdown with -o]:\n{}", *report::FORMATS_HELP))]
+    format: Vec<String>,
+
+    /// Write report files to this folder instead of printing to stdout.
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<PathBuf>,
+}
+
+pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
+    let mut reports = Vec::new();
+    for file in report_files(&args.inputs)? {
+        reports.push((file.display().to_string(), read_report(&file)?));
+    }
+    let merged = Report::merge(reports)?;
+    emit_report(&merged, args.output.as_deref(), &args.format)?;
+    Ok(if merged.scan.complete {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+fn report_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_file() {
+            files.push(input.clone());
+        } else if input.is_dir() {
+            let direct = input.join("report.json");
+            if direct.is_file() {
+                files.push(direct);
+                continue;
+            }
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)?
+                .filter_map(|e| e.ok().map(|e| e.path().join("report.json")))
+                .filter(|p| p.is_file())
+                .collect();
+            if found.is_empty() {
+                return Err(UsageError(format!(
+                    "{} holds no report.json (nor do its sub-folders)",
+                    show(input)
+                ))
+                .into());
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            return Err(UsageError(format!("{}: no such file or folder", show(input))).into());
+        }
+    }
+    Ok(files)
+}
+
+fn show(p: &Path) -> String {
+    p.display().to_string()
+}
