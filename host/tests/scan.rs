@@ -238,3 +238,63 @@ fn help_teaches_usage_and_exit_codes() {
     let help = stdout(&run(brulee().arg("--help")));
     assert!(help.contains("Exit codes"));
 }
+
+#[test]
+fn ctrl_c_stops_nmap_and_keeps_what_it_completed() {
+    require_tools();
+    let ssh = start(ServiceKind::Ssh, "127.0.0.30");
+    // A service that accepts connections and never says a word: nmap's version detection
+    // waits on it for a long time, which leaves room to interrupt the scan.
+    let silent = std::net::TcpListener::bind("127.0.0.31:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let out = tempfile::tempdir().unwrap();
+    let child = brulee()
+        .args([
+            "scan",
+            "127.0.0.30-31",
+            "-n",
+            "--no-vulners",
+            "-q",
+            "--nmap-arg=--max-hostgroup=1",
+        ])
+        .args(["-p", &format!("{},{}", ssh.port, silent_port)])
+        .arg("-o")
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until nmap has finished the first host, then press Ctrl-C (SIGINT to brulee only,
+    // as `kill -INT` would: brulee must stop nmap itself).
+    let raw = out.path().join("nmap-ipv4.xml");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&raw)
+        .unwrap_or_default()
+        .contains("</host>")
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "nmap never finished the first host"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(130));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let report = read_json(&out.path().join("report.json"));
+    assert_schema_valid(&report);
+    assert_eq!(report["scan"]["complete"], false);
+    assert!(
+        report["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["product"] == "OpenSSH"),
+        "{:#}",
+        report["services"]
+    );
+    drop(silent);
+}

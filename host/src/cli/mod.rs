@@ -21,6 +21,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The report was written, but nmap stopped before it finished: results are partial.
     pub const PARTIAL: u8 = 3;
+    /// Interrupted (Ctrl-C): nmap was stopped, the partial results were written.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 const AFTER_HELP: &str = "\
@@ -29,6 +31,7 @@ Exit codes:
   1  something failed at run time (nmap, writing files)
   2  the command was wrong: options, targets or input files
   3  the report was written but is partial (nmap stopped before it finished)
+  130  interrupted (Ctrl-C): nmap was stopped and the partial results written
 
 Examples:
   brulee scan 127.0.0.1                      scan the top 1000 ports, report in ./brulee-report-*

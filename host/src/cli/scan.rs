@@ -171,6 +171,16 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     }
     progress.set_groups(groups.len());
 
+    // Ctrl-C stops nmap, keeps what it completed, writes the reports and exits with 130.
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let interrupt_progress = progress.clone();
+    let interrupted = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt_progress.line("interrupted: stopping nmap and writing the partial results");
+            let _ = cancel_tx.send(true);
+        }
+    });
+
     // Up to --parallel groups run at once; each is retried once.
     let limit = Arc::new(tokio::sync::Semaphore::new(args.parallel as usize));
     let mut tasks = tokio::task::JoinSet::new();
@@ -183,11 +193,20 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
             nmap_program.clone(),
         );
         let timeout = args.group_timeout;
+        let cancel = cancel_rx.clone();
         tasks.spawn(async move {
             let _permit = limit
                 .acquire_owned()
                 .await
                 .expect("the semaphore is never closed");
+            if *cancel.borrow() {
+                let why = format!(
+                    "{} ({} targets) was not scanned: interrupted",
+                    group.name,
+                    group.targets.len()
+                );
+                return Ok((index, output.join(&group.name), Err(why)));
+            }
             let raw = output.join(&group.name);
             let target_file = output.join(group.name.replace(".xml", "-targets.txt"));
             let nmap_args = command::nmap_args(
@@ -204,7 +223,8 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
                     nmap_program.display(),
                     nmap_args.join(" ")
                 ));
-                let run = nmap::run_nmap(&nmap_program, &nmap_args, &raw, &progress);
+                let run =
+                    nmap::run_nmap(&nmap_program, &nmap_args, &raw, &progress, cancel.clone());
                 let outcome = match timeout {
                     Some(limit) => tokio::time::timeout(limit, run)
                         .await
@@ -216,7 +236,7 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
                         progress.group_done();
                         return Ok::<_, anyhow::Error>((index, raw, Ok(run)));
                     }
-                    Err(err) if attempt == 1 && err.is_retryable() => {
+                    Err(err) if attempt == 1 && err.is_retryable() && !*cancel.borrow() => {
                         progress.line(&format!("{}: {err}; trying once more", group.name));
                         last_error = Some(err);
                     }
@@ -243,6 +263,8 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     while let Some(joined) = tasks.join_next().await {
         results.push(joined??);
     }
+    let was_interrupted = *cancel_rx.borrow();
+    interrupted.abort();
     // Results in plan order, so the merged run does not depend on which group finished first.
     results.sort_by_key(|(index, _, _)| *index);
     let mut runs: Vec<ScanRun> = Vec::new();
@@ -256,6 +278,9 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
             }
             Err(failure) => failures.push(failure),
         }
+    }
+    if runs.is_empty() && was_interrupted {
+        anyhow::bail!("interrupted before nmap completed any host; nothing to report");
     }
     if runs.is_empty() && !failures.is_empty() {
         anyhow::bail!("every nmap run failed:\n  {}", failures.join("\n  "));
@@ -292,7 +317,9 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     for path in &written {
         eprintln!("wrote {}", path.display());
     }
-    Ok(if report.scan.complete {
+    Ok(if was_interrupted {
+        exit::INTERRUPTED
+    } else if report.scan.complete {
         exit::OK
     } else {
         exit::PARTIAL

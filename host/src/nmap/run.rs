@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 
-use tokio::io::AsyncReadExt;
+use tokio::io::AsyncReadExt as _;
 use tokio::process::Command;
 
 use super::progress::ScanProgress;
@@ -79,6 +79,7 @@ pub async fn run_nmap(
     args: &[String],
     raw_xml: &Path,
     progress: &Arc<ScanProgress>,
+    mut cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<ScanRun, NmapError> {
     let raw_file = File::create(raw_xml).map_err(|err| NmapError::RawXml {
         path: raw_xml.to_path_buf(),
@@ -125,9 +126,29 @@ pub async fn run_nmap(
         let _ = io::copy(&mut reader, &mut io::sink());
         (result, reader.into_inner().copy_error)
     });
-    let mut stderr_text = String::new();
-    let _ = stderr.read_to_string(&mut stderr_text).await;
-    let status = child.wait().await;
+    let stderr_reader = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let finished = tokio::select! {
+        status = child.wait() => Some(status),
+        // Interrupted (Ctrl-C). The borrow wait_for returns is dropped inside this block, so
+        // it is not held across the await below.
+        _ = async { let _ = cancel.wait_for(|stop| *stop).await; } => None,
+    };
+    let status = match finished {
+        Some(status) => status,
+        None => {
+            // Stop nmap; what it completed is still parsed and kept.
+            if let Some(pid) = child.id() {
+                // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+            }
+            child.wait().await
+        }
+    };
+    let stderr_text = stderr_reader.await.unwrap_or_default();
     let parse = (
         parser.await.expect("the XML parser does not panic"),
         status,
