@@ -1,6 +1,7 @@
 //! brulee's automation, in Rust rather than shell (the `cargo xtask` pattern): one place,
 //! type-checked, and the same on a developer's machine and in CI.
 
+mod bench;
 mod fixtures;
 mod setup;
 
@@ -41,6 +42,16 @@ enum Task {
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
+    /// Measure brulee against its baselines (see docs/PERFORMANCE.md); prints a table and
+    /// writes target/bench/*.json.
+    Bench {
+        /// Also the 100k-host size (several minutes more).
+        #[arg(long)]
+        full: bool,
+        /// One tiny run of each benchmark, to check that they still work (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -49,6 +60,7 @@ fn main() -> Result<()> {
         Task::Run { args } => run_brulee(args),
         Task::Test => test(),
         Task::Fixtures => fixtures::record(),
+        Task::Bench { full, smoke } => bench::bench(full, smoke),
     }
 }
 
