@@ -3,9 +3,12 @@
 mod report;
 mod scan;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::{pdf, write_reports, Report, UserTemplate};
 
 /// Exit codes, documented in `--help`.
 pub mod exit {
@@ -30,7 +33,9 @@ Examples:
   brulee scan 127.0.0.1                      scan the top 1000 ports, report in ./brulee-report-*
   brulee scan 127.0.0.2-5 -p 22,80 -o out     scan two ports on four hosts, report in ./out
   brulee scan @ips.txt --no-vulners          targets from a file, one per line
-  brulee report scan.xml --format markdown   a report from nmap XML you already have";
+  brulee report scan.xml --format markdown   a report from nmap XML you already have
+  brulee report scan.xml -o out --format html,csv --pdf
+                                             HTML, CSV, LaTeX and its PDF in ./out";
 
 /// brulee runs nmap's service detection, matches every service it finds to known
 /// vulnerabilities, and writes a report organised by vulnerable service → CVEs → where it runs.
@@ -81,10 +86,67 @@ pub fn main() -> ExitCode {
                     || e.is::<crate::nmap::NmapArgError>()
                     || e.is::<crate::nmap::xml::XmlError>()
                     || e.is::<brulee_reports::RenderError>()
+                    || e.is::<brulee_reports::UserTemplateError>()
             });
             ExitCode::from(if usage { exit::USAGE } else { exit::FAILURE })
         }
     }
+}
+
+/// What is written beside the formats; shared by `scan` and `report`.
+#[derive(Debug, Args)]
+struct Extras {
+    /// Also compile the LaTeX report to report.pdf (adds `--format latex`). Needs latexmk or
+    /// pdflatex: on Debian/Ubuntu `apt-get install texlive-latex-recommended
+    /// texlive-fonts-recommended latexmk`.
+    #[arg(long)]
+    pdf: bool,
+
+    /// Also render your own Tera template with the report model (repeatable). Name it
+    /// NAME.EXT.tera: EXT picks how the report's text is escaped (html, tex, md, csv, json, txt)
+    /// and the output is NAME.EXT. The context is described in brulee's reports/README.md.
+    #[arg(long, value_name = "NAME.EXT.tera")]
+    template: Vec<PathBuf>,
+}
+
+impl Extras {
+    /// The formats to write: those asked for, plus latex when --pdf needs it.
+    fn formats(&self, mut formats: Vec<String>) -> Vec<String> {
+        if self.pdf && !formats.iter().any(|f| f == "latex") {
+            formats.push("latex".into());
+        }
+        formats
+    }
+
+    /// Read and check the templates (before a scan spends any time).
+    fn templates(&self) -> anyhow::Result<Vec<UserTemplate>> {
+        Ok(self
+            .template
+            .iter()
+            .map(|path| UserTemplate::load(path))
+            .collect::<Result<_, _>>()?)
+    }
+}
+
+/// Write the reports and the templates' outputs into `dir`, print the summary, and compile the
+/// PDF when asked (last: when no TeX engine is found, every other file is already written).
+fn write_outputs(
+    report: &Report,
+    dir: &Path,
+    formats: &[String],
+    templates: &[UserTemplate],
+    pdf: bool,
+) -> anyhow::Result<()> {
+    let written = write_reports(report, dir, formats, templates)?;
+    print_summary(report)?;
+    for path in &written {
+        eprintln!("wrote {}", path.display());
+    }
+    if pdf {
+        let pdf = pdf::compile(&dir.join("report.tex"))?;
+        eprintln!("wrote {}", pdf.display());
+    }
+    Ok(())
 }
 
 /// Report formats given as `--format a,b --format c`.
@@ -125,7 +187,7 @@ fn prepare_output_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// The terminal summary, printed on stdout.
-fn print_summary(report: &crate::report::Report) -> anyhow::Result<()> {
+fn print_summary(report: &Report) -> anyhow::Result<()> {
     let text = crate::report::render(report, "summary")?;
     print!("{text}");
     Ok(())

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, parse_formats, prepare_output_dir, print_summary, UsageError};
+use super::{exit, parse_formats, prepare_output_dir, write_outputs, Extras, UsageError};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::xml;
@@ -29,9 +29,19 @@ pub struct ReportArgs {
     /// Write report files to this folder instead of printing to stdout.
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
+
+    #[command(flatten)]
+    extras: Extras,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
+    if args.extras.pdf && args.output.is_none() {
+        return Err(UsageError(
+            "--pdf writes report.tex and report.pdf into a folder: add -o DIR".into(),
+        )
+        .into());
+    }
+    let templates = args.extras.templates()?;
     let files = xml_files(&args.inputs)?;
     let mut runs = Vec::new();
     for file in &files {
@@ -54,23 +64,23 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
     match &args.output {
         Some(dir) => {
             let mut formats = parse_formats(&args.format)?;
-            if formats.is_empty() {
+            if formats.is_empty() && templates.is_empty() {
                 formats = vec!["json".into(), "markdown".into()];
             }
+            let formats = args.extras.formats(formats);
             prepare_output_dir(dir)?;
-            let written = report::write_reports(&report, dir, &formats)?;
-            print_summary(&report)?;
-            for path in &written {
-                eprintln!("wrote {}", path.display());
-            }
+            write_outputs(&report, dir, &formats, &templates, args.extras.pdf)?;
         }
         None => {
             let mut formats = parse_formats(&args.format)?;
-            if formats.is_empty() {
+            if formats.is_empty() && templates.is_empty() {
                 formats = vec!["summary".into()];
             }
             for format in &formats {
                 print!("{}", report::render(&report, format)?);
+            }
+            for template in &templates {
+                print!("{}", report::render_user_template(&report, template)?);
             }
         }
     }

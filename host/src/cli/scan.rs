@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, parse_formats, prepare_output_dir, print_summary};
+use super::{exit, parse_formats, prepare_output_dir, write_outputs, Extras};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::{self, command, progress::ScanProgress, ScanOptions};
@@ -64,6 +64,9 @@ pub struct ScanArgs {
           long_help = format!("Report formats to write (comma-separated or repeated):\n{}", *report::FORMATS_HELP))]
     format: Vec<String>,
 
+    #[command(flatten)]
+    extras: Extras,
+
     /// Show no progress on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -75,7 +78,8 @@ const VULNERS_PROBE_DEADLINE: Duration = Duration::from_secs(2);
 pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     // Everything the user can get wrong is checked before nmap starts.
     let targets = targets::parse_args(&args.targets)?;
-    let formats = parse_formats(&args.format)?;
+    let formats = args.extras.formats(parse_formats(&args.format)?);
+    let templates = args.extras.templates()?;
     let privileged = command::privileged();
     let mut options = ScanOptions {
         ports: args.ports.clone(),
@@ -153,11 +157,7 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
             vulners,
         },
     );
-    let written = report::write_reports(&report, &output, &formats)?;
-    print_summary(&report)?;
-    for path in &written {
-        eprintln!("wrote {}", path.display());
-    }
+    write_outputs(&report, &output, &formats, &templates, args.extras.pdf)?;
     Ok(if report.scan.complete {
         exit::OK
     } else {

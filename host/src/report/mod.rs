@@ -5,6 +5,7 @@
 //! [`Report`] is brulee's public, versioned schema (`docs/report.schema.json`): plugins and
 //! other tools consume it, and every rendered format is made from it.
 
+pub mod pdf;
 mod render;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::findings::{self, Finding, Lookup, Severity, Vulnerability, VulnersStatus};
 use crate::model::{Host, ScanRun};
 
-pub use render::{render, write_reports, RenderError, WriteError, FORMATS_HELP};
+pub use brulee_reports::UserTemplate;
+pub use render::{
+    render, render_user_template, write_reports, RenderError, WriteError, FORMATS_HELP,
+};
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
 pub const SCHEMA_VERSION: &str = "1.0";
