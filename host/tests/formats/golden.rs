@@ -156,6 +156,21 @@ fn golden_every_format_of_the_fixture_and_the_extended_report() {
         mismatches.join("\n")
     );
 
+    // The machine formats are valid JSON whatever the report holds.
+    for (format, text) in &extended {
+        match format.as_str() {
+            "json" | "sarif" => {
+                serde_json::from_str::<Value>(text).unwrap();
+            }
+            "jsonl" => {
+                for line in text.lines() {
+                    serde_json::from_str::<Value>(line).unwrap();
+                }
+            }
+            _ => {}
+        }
+    }
+
     // The fields other sources add are shown by the formats made for people.
     for (format, text) in &extended {
         if matches!(format.as_str(), "html" | "latex" | "markdown") {
