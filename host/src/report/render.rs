@@ -37,7 +37,8 @@ pub fn render_user_template(
 /// Write `report.EXT` for each format, and each user template's output, into `dir`; returns
 /// the files written.
 ///
-/// Each file is written to a temporary name and renamed into place, so a reader never sees
+/// Everything is rendered before anything is written, so a broken template writes nothing;
+/// each file is written to a temporary name and renamed into place, so a reader never sees
 /// half a report and a failure leaves the earlier files intact.
 pub fn write_reports(
     report: &Report,
