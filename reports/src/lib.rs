@@ -68,10 +68,12 @@ pub fn formats() -> Vec<&'static Format> {
     all
 }
 
+/// The format of this name, or of this file extension (`md` for markdown, `tex` for latex).
 pub fn find_format(name: &str) -> Result<&'static Format, RenderError> {
     formats()
         .into_iter()
         .find(|f| f.name == name)
+        .or_else(|| formats().into_iter().find(|f| f.extension == name))
         .ok_or_else(|| RenderError::UnknownFormat {
             name: name.to_string(),
             available: formats()
@@ -276,6 +278,8 @@ mod tests {
             find_format("pdf"),
             Err(RenderError::UnknownFormat { .. })
         ));
+        assert_eq!(find_format("md").unwrap().name, "markdown");
+        assert_eq!(find_format("tex").unwrap().name, "latex");
     }
 
     #[test]

@@ -149,7 +149,7 @@ fn write_outputs(
     Ok(())
 }
 
-/// Report formats given as `--format a,b --format c`.
+/// Report formats given as `--format a,b --format c`, by name or file extension.
 fn parse_formats(values: &[String]) -> anyhow::Result<Vec<String>> {
     let mut formats = Vec::new();
     for name in values
@@ -158,7 +158,8 @@ fn parse_formats(values: &[String]) -> anyhow::Result<Vec<String>> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        brulee_reports::find_format(name)?;
+        // By its name: `md` and `markdown` are one format, written once.
+        let name = brulee_reports::find_format(name)?.name;
         if !formats.iter().any(|f| f == name) {
             formats.push(name.to_string());
         }
@@ -184,6 +185,17 @@ fn prepare_output_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     })?;
     let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+/// `./brulee-report-DATE-TIME`, where reports go when no -o is given.
+pub(crate) fn default_output_dir() -> PathBuf {
+    // "2026-11-25T14:03:07Z" → "brulee-report-20261125-140307"
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let digits: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    PathBuf::from(format!("brulee-report-{}", digits.replace('T', "-")))
 }
 
 /// The terminal summary, printed on stdout.

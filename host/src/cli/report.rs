@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, parse_formats, prepare_output_dir, write_outputs, Extras, UsageError};
+use super::{
+    default_output_dir, exit, parse_formats, prepare_output_dir, write_outputs, Extras, UsageError,
+};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::xml;
@@ -26,7 +28,8 @@ pub struct ReportArgs {
           long_help = format!("Report formats (comma-separated or repeated) [default: summary on stdout, json,markdown with -o]:\n{}", *report::FORMATS_HELP))]
     format: Vec<String>,
 
-    /// Write report files to this folder instead of printing to stdout.
+    /// Write report files to this folder instead of printing to stdout [with --pdf, default:
+    /// ./brulee-report-DATE-TIME].
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
 
@@ -35,12 +38,6 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
-    if args.extras.pdf && args.output.is_none() {
-        return Err(UsageError(
-            "--pdf writes report.tex and report.pdf into a folder: add -o DIR".into(),
-        )
-        .into());
-    }
     let templates = args.extras.templates()?;
     let files = xml_files(&args.inputs)?;
     let mut runs = Vec::new();
@@ -61,7 +58,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
             vulners,
         },
     );
-    match &args.output {
+    // A PDF cannot go to stdout: without -o it goes where `brulee scan` puts its reports.
+    let output = args
+        .output
+        .clone()
+        .or_else(|| args.extras.pdf.then(default_output_dir));
+    match &output {
         Some(dir) => {
             let mut formats = parse_formats(&args.format)?;
             if formats.is_empty() && templates.is_empty() {

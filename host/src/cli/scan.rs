@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
-use super::{exit, parse_formats, prepare_output_dir, write_outputs, Extras};
+use super::{default_output_dir, exit, parse_formats, prepare_output_dir, write_outputs, Extras};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::{self, command, progress::ScanProgress, ScanOptions};
@@ -170,14 +170,4 @@ fn family_label(family: Family) -> &'static str {
         Family::Ipv4 => "IPv4",
         Family::Ipv6 => "IPv6",
     }
-}
-
-fn default_output_dir() -> PathBuf {
-    // "2026-11-25T14:03:07Z" → "brulee-report-20261125-140307"
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let digits: String = stamp
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect();
-    PathBuf::from(format!("brulee-report-{}", digits.replace('T', "-")))
 }

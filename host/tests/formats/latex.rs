@@ -90,12 +90,24 @@ fn without_a_tex_engine_the_tex_is_written_and_the_error_says_what_to_install() 
 }
 
 #[test]
-fn pdf_needs_an_output_folder() {
-    let result = run(brulee().arg("report").arg(fixture(FIXTURE)).arg("--pdf"));
-    assert_eq!(result.status.code(), Some(2));
-    assert!(
-        stderr(&result).contains("add -o DIR"),
-        "{}",
-        stderr(&result)
-    );
+fn without_an_output_folder_the_pdf_goes_where_scan_reports_go() {
+    let cwd = tempfile::tempdir().unwrap();
+    let result = run(brulee()
+        .current_dir(cwd.path())
+        .arg("report")
+        .arg(fixture(FIXTURE))
+        .args(["--format", "latex", "--pdf"]));
+    assert_eq!(result.status.code(), Some(0));
+    let folders: Vec<PathBuf> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 1);
+    let name = folders[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(name.starts_with("brulee-report-"), "{name}");
+    assert!(folders[0].join("report.pdf").is_file());
 }
