@@ -131,5 +131,6 @@ fn bad_input_files_are_named_with_their_line() {
         .arg(fixture("nmap793_vulners_mockapi.xml"))
         .args(["-f", "pdf"]));
     assert_eq!(result.status.code(), Some(2));
-    assert!(stderr(&result).contains("available: json, markdown, summary"));
+    assert!(stderr(&result)
+        .contains("available: csv, html, json, jsonl, latex, markdown, sarif, summary"));
 }

@@ -1,17 +1,25 @@
 //! brulee's report formats.
 //!
-//! A format is a Tera template in `templates/` plus one [`Format`] registration: adding a format
-//! touches no central list. Every template renders the same context, the JSON report model
-//! (see `README.md` beside this file), so every format says the same thing.
+//! A format is one [`Format`] registration: a Tera template in `templates/` (or, for formats a
+//! template would make fragile, such as JSON, a Rust function) and its escaper. Adding a format
+//! touches no central list. Every format renders the same context, the JSON report model (see
+//! `README.md` beside this file), so every format says the same thing.
 //!
 //! Text in a report comes partly from scanned services (banners, script output) and so from
 //! whoever runs them. Each format therefore names an escaper, which Tera's autoescaping applies
-//! to everything a template prints with `{{ … }}`: a template cannot forget to escape, and
+//! to every string a template prints with `{{ … }}`: a template cannot forget to escape, and
 //! still compares raw values (`status == "not_checked"`).
+
+pub mod escape;
+mod json;
+mod sarif;
+mod template;
 
 use std::collections::HashMap;
 
 use serde_json::Value;
+
+pub use template::{UserTemplate, UserTemplateError};
 
 /// A report format, registered with [`inventory::submit!`].
 pub struct Format {
@@ -20,10 +28,21 @@ pub struct Format {
     /// File name extension of the rendered file.
     pub extension: &'static str,
     pub description: &'static str,
-    /// The Tera template, or `None` for the canonical JSON model itself.
-    pub template: Option<&'static str>,
-    /// Makes one string of the report safe to place in this format.
+    /// How the report model becomes this format.
+    pub render: Render,
+    /// Makes one string of the report safe to place in this format: the autoescape function of
+    /// the format's template, and of a user's `--template NAME.EXT.tera` whose EXT is this
+    /// format's extension.
     pub escape: fn(&str) -> String,
+}
+
+/// How a [`Format`] is made from the report model.
+pub enum Render {
+    /// A Tera template, autoescaped with the format's escaper.
+    Template(&'static str),
+    /// Rust code: for machine formats (JSON, SARIF) where one missed comma in a template would
+    /// make the whole output invalid.
+    Code(fn(&Value) -> Result<String, RenderError>),
 }
 
 inventory::collect!(Format);
@@ -32,8 +51,14 @@ inventory::collect!(Format);
 pub enum RenderError {
     #[error("unknown report format {name:?}; available: {available}")]
     UnknownFormat { name: String, available: String },
+    /// `name` is the template's name or file, with `:line` when the error says where.
     #[error("template {name}: {message}")]
     Template { name: String, message: String },
+    #[error("{format}: {message}")]
+    Code {
+        format: &'static str,
+        message: String,
+    },
 }
 
 /// Every registered format, sorted by name.
@@ -43,10 +68,12 @@ pub fn formats() -> Vec<&'static Format> {
     all
 }
 
+/// The format of this name, or of this file extension (`md` for markdown, `tex` for latex).
 pub fn find_format(name: &str) -> Result<&'static Format, RenderError> {
     formats()
         .into_iter()
         .find(|f| f.name == name)
+        .or_else(|| formats().into_iter().find(|f| f.extension == name))
         .ok_or_else(|| RenderError::UnknownFormat {
             name: name.to_string(),
             available: formats()
@@ -59,47 +86,38 @@ pub fn find_format(name: &str) -> Result<&'static Format, RenderError> {
 
 /// Render `report` (the JSON report model) in `format`.
 pub fn render(format: &Format, report: &Value) -> Result<String, RenderError> {
-    let Some(template) = format.template else {
-        let mut json =
-            serde_json::to_string_pretty(report).expect("a JSON value always serialises");
-        json.push('\n');
-        return Ok(json);
-    };
-    render_template(format.name, template, format.escape, report)
+    match format.render {
+        Render::Template(template) => render_template(format.name, template, format.escape, report),
+        Render::Code(render) => render(report),
+    }
 }
 
-/// Render a template of the user's own (`--template FILE`) with the same context.
+/// Render a template with the report model as its context, autoescaping with `escape`.
 pub fn render_template(
     name: &str,
     template: &str,
     escape: fn(&str) -> String,
     report: &Value,
 ) -> Result<String, RenderError> {
-    let template_error = |err: tera::Error| RenderError::Template {
-        name: name.to_string(),
-        message: error_chain(&err),
-    };
+    let tera =
+        tera_with(name, template, escape).map_err(|err| template::error(name, template, &err))?;
+    let context = tera::Context::from_value(report.clone())
+        .map_err(|err| template::error(name, template, &err))?;
+    tera.render(name, &context)
+        .map_err(|err| template::error(name, template, &err))
+}
+
+/// A Tera instance holding one template, with brulee's escaping, filters and tests.
+fn tera_with(name: &str, template: &str, escape: fn(&str) -> String) -> tera::Result<tera::Tera> {
     let mut tera = tera::Tera::default();
     // Autoescaping applies to templates whose name ends with a listed suffix: "" is all.
     tera.autoescape_on(vec![""]);
     tera.set_escape_fn(escape);
     tera.register_filter("pad", pad);
-    tera.add_raw_template(name, template)
-        .map_err(template_error)?;
-    let context = tera::Context::from_value(report.clone()).map_err(template_error)?;
-    tera.render(name, &context).map_err(template_error)
-}
-
-/// Tera's errors nest the useful part (the line and what was wrong) in their sources.
-fn error_chain(err: &tera::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    message
+    tera.register_tester("cve_id", is_cve_id);
+    tera.register_tester("simple_url", is_simple_url);
+    tera.add_raw_template(name, template)?;
+    Ok(tera)
 }
 
 /// `{{ value | pad(width=12) }}`: left-align in a column, cutting what is too long, so that
@@ -124,49 +142,45 @@ fn pad(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     Ok(Value::String(out))
 }
 
-pub mod escape {
-    //! Escapers, one per kind of output.
+/// `{% if v.id is cve_id %}`: a well-formed CVE id (`CVE-2023-38408`), which templates may
+/// put in a URL as it is: it holds nothing but letters, digits and dashes.
+fn is_cve_id(value: Option<&Value>, _args: &[Value]) -> tera::Result<bool> {
+    Ok(value.and_then(Value::as_str).is_some_and(cve_id))
+}
 
-    /// For a terminal: control characters (escape sequences that could move the cursor,
-    /// change the title or hide text) become visible `\u{..}` codes.
-    pub fn terminal(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for c in s.chars() {
-            if c.is_control() && c != '\n' && c != '\t' {
-                out.push_str(&c.escape_unicode().to_string());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
+/// `{% if v.url is simple_url %}`: an http(s) URL made only of letters, digits and `. / : = ? -`,
+/// which templates may put in a link target as it is, in any format (none of these characters
+/// means anything to LaTeX, HTML, Markdown or CSV).
+fn is_simple_url(value: Option<&Value>, _args: &[Value]) -> tera::Result<bool> {
+    Ok(value.and_then(Value::as_str).is_some_and(simple_url))
+}
 
-    /// For GitHub-flavoured Markdown: inline text that cannot open markup, links, HTML or table
-    /// cells, and stays on one line.
-    pub fn markdown(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 8);
-        for c in s.chars() {
-            match c {
-                '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!'
-                | '|' | '~' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '&' => out.push_str("&amp;"),
-                '\n' | '\r' | '\t' => out.push(' '),
-                c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
-                c => out.push(c),
-            }
-        }
-        out
-    }
+pub fn simple_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && r.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | ':' | '=' | '?' | '-')
+            })
+    })
+}
 
-    /// No escaping: the JSON serialiser escapes for itself.
-    pub fn none(s: &str) -> String {
-        s.to_string()
-    }
+/// `CVE-YYYY-NNNN…`: four digits of year, at least four of sequence number.
+pub fn cve_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("CVE-") else {
+        return false;
+    };
+    let Some((year, number)) = rest.split_once('-') else {
+        return false;
+    };
+    year.len() == 4
+        && number.len() >= 4
+        && year
+            .bytes()
+            .chain(number.bytes())
+            .all(|b| b.is_ascii_digit())
 }
 
 inventory::submit! {
@@ -174,8 +188,28 @@ inventory::submit! {
         name: "json",
         extension: "json",
         description: "the canonical report model (docs/report.schema.json): for plugins and other tools",
-        template: None,
-        escape: escape::none,
+        render: Render::Code(json::canonical),
+        escape: escape::json_string,
+    }
+}
+
+inventory::submit! {
+    Format {
+        name: "jsonl",
+        extension: "jsonl",
+        description: "JSON Lines: one finding per line, for log pipelines and SIEMs",
+        render: Render::Code(json::lines),
+        escape: escape::json_string,
+    }
+}
+
+inventory::submit! {
+    Format {
+        name: "sarif",
+        extension: "sarif",
+        description: "SARIF 2.1.0: findings as results, services not checked as notifications",
+        render: Render::Code(sarif::render),
+        escape: escape::json_string,
     }
 }
 
@@ -184,7 +218,7 @@ inventory::submit! {
         name: "markdown",
         extension: "md",
         description: "GitHub-flavoured Markdown: vulnerable services, their CVEs and where they run",
-        template: Some(include_str!("../templates/markdown.md.tera")),
+        render: Render::Template(include_str!("../templates/markdown.md.tera")),
         escape: escape::markdown,
     }
 }
@@ -194,8 +228,38 @@ inventory::submit! {
         name: "summary",
         extension: "txt",
         description: "the plain-text summary brulee prints on the terminal",
-        template: Some(include_str!("../templates/summary.txt.tera")),
+        render: Render::Template(include_str!("../templates/summary.txt.tera")),
         escape: escape::terminal,
+    }
+}
+
+inventory::submit! {
+    Format {
+        name: "latex",
+        extension: "tex",
+        description: "LaTeX for pdflatex (--pdf compiles it): a report to file or print",
+        render: Render::Template(include_str!("../templates/latex.tex.tera")),
+        escape: escape::latex,
+    }
+}
+
+inventory::submit! {
+    Format {
+        name: "html",
+        extension: "html",
+        description: "one self-contained HTML page: sortable, filterable, printable, fits a phone",
+        render: Render::Template(include_str!("../templates/html.html.tera")),
+        escape: escape::html,
+    }
+}
+
+inventory::submit! {
+    Format {
+        name: "csv",
+        extension: "csv",
+        description: "one row per finding, for spreadsheets (formula injection defused)",
+        render: Render::Template(include_str!("../templates/csv.csv.tera")),
+        escape: escape::csv,
     }
 }
 
@@ -206,11 +270,16 @@ mod tests {
     #[test]
     fn formats_are_registered() {
         let names: Vec<_> = formats().iter().map(|f| f.name).collect();
-        assert_eq!(names, ["json", "markdown", "summary"]);
+        assert_eq!(
+            names,
+            ["csv", "html", "json", "jsonl", "latex", "markdown", "sarif", "summary"]
+        );
         assert!(matches!(
             find_format("pdf"),
             Err(RenderError::UnknownFormat { .. })
         ));
+        assert_eq!(find_format("md").unwrap().name, "markdown");
+        assert_eq!(find_format("tex").unwrap().name, "latex");
     }
 
     #[test]
@@ -223,11 +292,6 @@ mod tests {
     }
 
     #[test]
-    fn terminal_escape_defuses_control_sequences() {
-        assert_eq!(escape::terminal("ok\x1b[2Jgone"), "ok\\u{1b}[2Jgone");
-    }
-
-    #[test]
     fn pad_aligns_and_cuts() {
         let out = render_template(
             "t",
@@ -237,5 +301,71 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "[ab   ][abc…]");
+    }
+
+    #[test]
+    fn cve_ids_are_told_from_other_ids() {
+        for good in ["CVE-2023-38408", "CVE-2021-1234567"] {
+            assert!(cve_id(good), "{good}");
+        }
+        for bad in [
+            "PACKETSTORM:173661",
+            "CVE-2023-123",
+            "CVE-23-38408",
+            "CVE-2023-38408}",
+            "CVE-2023-3840\\8",
+            "cve-2023-38408",
+            "",
+        ] {
+            assert!(!cve_id(bad), "{bad}");
+        }
+        let out = render_template(
+            "t",
+            "{% for i in ids %}{% if i is cve_id %}y{% else %}n{% endif %}{% endfor %}",
+            escape::none,
+            &serde_json::json!({"ids": ["CVE-2023-38408", "EDB-ID:1", 3]}),
+        )
+        .unwrap();
+        assert_eq!(out, "ynn");
+    }
+
+    #[test]
+    fn the_html_reports_content_security_policy_allows_its_own_script() {
+        use base64::Engine;
+        use sha2::Digest;
+
+        let Render::Template(html) = find_format("html").unwrap().render else {
+            panic!("html is a template");
+        };
+        let script = html
+            .rsplit_once("<script>")
+            .and_then(|(_, rest)| rest.split_once("</script>"))
+            .map(|(script, _)| script)
+            .expect("the template ends with its <script>");
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script));
+        assert!(
+            html.contains(&format!("script-src 'sha256-{hash}'")),
+            "the script changed: put 'sha256-{hash}' in the template's Content-Security-Policy"
+        );
+    }
+
+    #[test]
+    fn simple_urls_hold_nothing_any_format_would_read() {
+        assert!(simple_url(
+            "https://vulners.com/packetstorm/PACKETSTORM:173661"
+        ));
+        assert!(simple_url("http://e.example/x?id=1"));
+        for bad in [
+            "javascript:alert(1)",
+            "https://e.example/a_b",
+            "https://e.example/}{\\input",
+            "https://e.example/\"onmouseover=",
+            "https://e.example/a%20b",
+            "https://e.example/#x",
+            "https://",
+            "ftp://e.example/",
+        ] {
+            assert!(!simple_url(bad), "{bad}");
+        }
     }
 }

@@ -24,12 +24,27 @@ pub fn bench(full: bool, smoke: bool) -> Result<()> {
     let root = project_root();
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
-    run(cargo().args(["build", "--release", "-p", "brulee", "--bin", "brulee", "--example", "xml_floor"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "brulee",
+        "--bin",
+        "brulee",
+        "--example",
+        "xml_floor",
+    ]))?;
     let brulee = root.join("target/release/brulee");
     let floor = root.join("target/release/examples/xml_floor");
     let python = venv_with_xmltodict(&out)?;
 
-    let sizes: &[usize] = if smoke { &[200] } else if full { &[1_000, 10_000, 100_000] } else { &[1_000, 10_000] };
+    let sizes: &[usize] = if smoke {
+        &[200]
+    } else if full {
+        &[1_000, 10_000, 100_000]
+    } else {
+        &[1_000, 10_000]
+    };
     let runs = if smoke { 1 } else { 3 };
     let mut table = String::from("| hosts | XML MB | brulee report -f json | xmltodict.parse | quick-xml floor | xmltodict / brulee | brulee / floor | brulee peak RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let mut json_rows = Vec::new();
@@ -42,12 +57,19 @@ pub fn bench(full: bool, smoke: bool) -> Result<()> {
         let report_dir = out.join(format!("report-{hosts}"));
         let ours = measure(runs, || {
             let mut c = Command::new(&brulee);
-            c.arg("report").arg(&xml).args(["-f", "json", "--no-db", "-o"]).arg(&report_dir);
+            c.arg("report")
+                .arg(&xml)
+                .args(["-f", "json", "--no-db", "-o"])
+                .arg(&report_dir);
             c
         })?;
         let flan = measure(runs, || {
             let mut c = Command::new(&python);
-            c.args(["-c", "import sys, xmltodict; xmltodict.parse(open(sys.argv[1], 'rb'))"]).arg(&xml);
+            c.args([
+                "-c",
+                "import sys, xmltodict; xmltodict.parse(open(sys.argv[1], 'rb'))",
+            ])
+            .arg(&xml);
             c
         })?;
         let bare = measure(runs, || {
@@ -72,14 +94,22 @@ pub fn bench(full: bool, smoke: bool) -> Result<()> {
             ours.seconds, ours.peak_kib, flan.seconds, flan.peak_kib, bare.seconds
         ));
     }
-    std::fs::write(out.join("report-path.json"), format!("[{}]\n", json_rows.join(",")))?;
-    println!("\nReport path (median of {runs} runs; machine: {} cores):\n\n{table}", num_cpus());
+    std::fs::write(
+        out.join("report-path.json"),
+        format!("[{}]\n", json_rows.join(",")),
+    )?;
+    println!(
+        "\nReport path (median of {runs} runs; machine: {} cores):\n\n{table}",
+        num_cpus()
+    );
     println!("targets: 10k hosts to JSON ≥ 50× faster than xmltodict.parse alone, parse within 2× of the floor, peak RSS ≤ 64 MB");
     Ok(())
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Median wall time and peak RSS of `runs` runs of a command, via GNU time.
@@ -89,19 +119,31 @@ fn measure(runs: usize, make: impl Fn() -> Command) -> Result<Measure> {
     for _ in 0..runs {
         let inner = make();
         let mut timed = Command::new("/usr/bin/time");
-        timed.args(["-f", "BENCH %e %M"]).arg(inner.get_program()).args(inner.get_args());
-        let output = timed.output().context("running /usr/bin/time (apt-get install time)")?;
+        timed
+            .args(["-f", "BENCH %e %M"])
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        let output = timed
+            .output()
+            .context("running /usr/bin/time (apt-get install time)")?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             bail!("{:?} failed: {stderr}", inner.get_program());
         }
-        let line = stderr.lines().rev().find(|l| l.starts_with("BENCH ")).context("no timing from /usr/bin/time")?;
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("BENCH "))
+            .context("no timing from /usr/bin/time")?;
         let mut parts = line.split_whitespace().skip(1);
         times.push(parts.next().unwrap_or("0").parse::<f64>()?);
         peak = peak.max(parts.next().unwrap_or("0").parse::<u64>()?);
     }
     times.sort_by(f64::total_cmp);
-    Ok(Measure { seconds: times[times.len() / 2].max(0.001), peak_kib: peak })
+    Ok(Measure {
+        seconds: times[times.len() / 2].max(0.001),
+        peak_kib: peak,
+    })
 }
 
 /// A venv under target/bench with xmltodict from PyPI (made once).
@@ -119,12 +161,32 @@ fn venv_with_xmltodict(out: &Path) -> Result<PathBuf> {
 /// vulners tables (5–20 bulletins) on about half the ports. Deterministic.
 pub fn generate_xml(hosts: usize) -> String {
     const SERVICES: &[(&str, &str, &str, &str)] = &[
-        ("ssh", "OpenSSH", "8.2p1 Ubuntu 4ubuntu0.5", "cpe:/a:openbsd:openssh:8.2p1"),
+        (
+            "ssh",
+            "OpenSSH",
+            "8.2p1 Ubuntu 4ubuntu0.5",
+            "cpe:/a:openbsd:openssh:8.2p1",
+        ),
         ("http", "nginx", "1.18.0", "cpe:/a:igor_sysoev:nginx:1.18.0"),
-        ("http", "Apache httpd", "2.4.41", "cpe:/a:apache:http_server:2.4.41"),
+        (
+            "http",
+            "Apache httpd",
+            "2.4.41",
+            "cpe:/a:apache:http_server:2.4.41",
+        ),
         ("ftp", "vsftpd", "3.0.3", "cpe:/a:vsftpd:vsftpd:3.0.3"),
-        ("mysql", "MySQL", "8.0.32-0ubuntu0.20.04.2", "cpe:/a:mysql:mysql:8.0.32"),
-        ("redis", "Redis key-value store", "7.0.15", "cpe:/a:redislabs:redis:7.0.15"),
+        (
+            "mysql",
+            "MySQL",
+            "8.0.32-0ubuntu0.20.04.2",
+            "cpe:/a:mysql:mysql:8.0.32",
+        ),
+        (
+            "redis",
+            "Redis key-value store",
+            "7.0.15",
+            "cpe:/a:redislabs:redis:7.0.15",
+        ),
     ];
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
@@ -148,10 +210,17 @@ pub fn generate_xml(hosts: usize) -> String {
                 let mut output = format!("&#xa;  {cpe}: &#xa;");
                 let mut tables = String::new();
                 for b in 0..bulletins {
-                    let id = format!("CVE-20{:02}-{}", 10 + (next() % 15), 1000 + (next() % 40000));
+                    let id = format!(
+                        "CVE-20{:02}-{}",
+                        10 + (next() % 15),
+                        1000 + (next() % 40000)
+                    );
                     let cvss = (next() % 100) as f64 / 10.0;
                     let exploit = b % 7 == 0;
-                    let _ = write!(output, "    &#x9;{id}&#x9;{cvss:.1}&#x9;https://vulners.com/cve/{id}&#xa;");
+                    let _ = write!(
+                        output,
+                        "    &#x9;{id}&#x9;{cvss:.1}&#x9;https://vulners.com/cve/{id}&#xa;"
+                    );
                     let _ = write!(tables, "<table>\n<elem key=\"id\">{id}</elem>\n<elem key=\"cvss\">{cvss:.1}</elem>\n<elem key=\"type\">cve</elem>\n<elem key=\"is_exploit\">{exploit}</elem>\n</table>\n");
                 }
                 let _ = write!(xml, "<script id=\"vulners\" output=\"{output}\"><table key=\"{cpe}\">\n{tables}</table>\n</script>");

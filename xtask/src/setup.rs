@@ -19,9 +19,26 @@ pub fn setup(test: bool) -> Result<()> {
     }
     if test {
         wanted.extend(ServiceKind::ALL.map(ServiceKind::debian_package));
+        wanted.extend(REPORT_TEST_PACKAGES);
     }
     install(&wanted)
 }
+
+/// What the report tests (host/tests/formats.rs) run: pdflatex and latexmk for the LaTeX → PDF
+/// report, pdftotext and pdfinfo to read the PDF back, headless Chromium to open the HTML
+/// report. The smallest TeX Live set the LaTeX template needs (longtable, hyperref, xcolor and
+/// the Helvetica/Courier Type 1 clones of texlive-fonts-recommended), not texlive-full: together
+/// about 600 MB installed instead of 5 GB.
+const REPORT_TEST_PACKAGES: [&str; 7] = [
+    "texlive-latex-base",
+    "texlive-latex-recommended",
+    "texlive-fonts-recommended",
+    "latexmk",
+    "poppler-utils",
+    "chromium",
+    // Chromium draws text with whatever fontconfig finds: without a font, screenshots show boxes.
+    "fonts-dejavu-core",
+];
 
 /// Installs those of `packages` that dpkg does not report as installed.
 pub fn install(packages: &[&str]) -> Result<()> {

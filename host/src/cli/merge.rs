@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{emit_report, exit, read_report, UsageError};
+use super::{emit_report, exit, read_report, Extras, UsageError};
 use crate::report::{self, Report};
 
 /// Merge JSON reports (shards of one scan, or several scans) into one report.
@@ -27,6 +27,9 @@ pub struct MergeArgs {
     /// Write report files to this folder instead of printing to stdout.
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
+
+    #[command(flatten)]
+    extras: Extras,
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
@@ -35,7 +38,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         reports.push((file.display().to_string(), read_report(&file)?));
     }
     let merged = Report::merge(reports)?;
-    emit_report(&merged, args.output.as_deref(), &args.format)?;
+    emit_report(&merged, args.output.as_deref(), &args.format, &args.extras)?;
     Ok(if merged.scan.complete {
         exit::OK
     } else {

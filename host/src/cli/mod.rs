@@ -7,9 +7,12 @@ mod report;
 mod scan;
 mod update;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::{pdf, write_reports, Report, UserTemplate};
 
 /// Exit codes, documented in `--help`.
 pub mod exit {
@@ -42,7 +45,9 @@ Examples:
   brulee merge shard-*/ -o all               one report from the shards' reports
   brulee diff last-week.json report.json     new and fixed vulnerabilities
   brulee db import nvdcve-2.0-*.json.gz      fill the offline CVE database from NVD feeds
-  brulee db update                           fetch the NVD feeds and CISA's KEV catalog";
+  brulee db update                           fetch the NVD feeds and CISA's KEV catalog
+  brulee report scan.xml -o out --format html,csv --pdf
+                                             HTML, CSV, LaTeX and its PDF in ./out";
 
 /// brulee runs nmap's service detection, matches every service it finds to known
 /// vulnerabilities, and writes a report organised by vulnerable service → CVEs → where it runs.
@@ -100,13 +105,70 @@ pub fn main() -> ExitCode {
                     || e.is::<crate::nmap::xml::XmlError>()
                     || e.is::<brulee_reports::RenderError>()
                     || e.is::<crate::report::MergeError>()
+                    || e.is::<brulee_reports::UserTemplateError>()
             });
             ExitCode::from(if usage { exit::USAGE } else { exit::FAILURE })
         }
     }
 }
 
-/// Report formats given as `--format a,b --format c`.
+/// What is written beside the formats; shared by `scan` and `report`.
+#[derive(Debug, Args)]
+struct Extras {
+    /// Also compile the LaTeX report to report.pdf (adds `--format latex`). Needs latexmk or
+    /// pdflatex: on Debian/Ubuntu `apt-get install texlive-latex-recommended
+    /// texlive-fonts-recommended latexmk`.
+    #[arg(long)]
+    pdf: bool,
+
+    /// Also render your own Tera template with the report model (repeatable). Name it
+    /// NAME.EXT.tera: EXT picks how the report's text is escaped (html, tex, md, csv, json, txt)
+    /// and the output is NAME.EXT. The context is described in brulee's reports/README.md.
+    #[arg(long, value_name = "NAME.EXT.tera")]
+    template: Vec<PathBuf>,
+}
+
+impl Extras {
+    /// The formats to write: those asked for, plus latex when --pdf needs it.
+    fn formats(&self, mut formats: Vec<String>) -> Vec<String> {
+        if self.pdf && !formats.iter().any(|f| f == "latex") {
+            formats.push("latex".into());
+        }
+        formats
+    }
+
+    /// Read and check the templates (before a scan spends any time).
+    fn templates(&self) -> anyhow::Result<Vec<UserTemplate>> {
+        Ok(self
+            .template
+            .iter()
+            .map(|path| UserTemplate::load(path))
+            .collect::<Result<_, _>>()?)
+    }
+}
+
+/// Write the reports and the templates' outputs into `dir`, print the summary, and compile the
+/// PDF when asked (last: when no TeX engine is found, every other file is already written).
+fn write_outputs(
+    report: &Report,
+    dir: &Path,
+    formats: &[String],
+    templates: &[UserTemplate],
+    pdf: bool,
+) -> anyhow::Result<()> {
+    let written = write_reports(report, dir, formats, templates)?;
+    print_summary(report)?;
+    for path in &written {
+        eprintln!("wrote {}", path.display());
+    }
+    if pdf {
+        let pdf = pdf::compile(&dir.join("report.tex"))?;
+        eprintln!("wrote {}", pdf.display());
+    }
+    Ok(())
+}
+
+/// Report formats given as `--format a,b --format c`, by name or file extension.
 fn parse_formats(values: &[String]) -> anyhow::Result<Vec<String>> {
     let mut formats = Vec::new();
     for name in values
@@ -115,7 +177,8 @@ fn parse_formats(values: &[String]) -> anyhow::Result<Vec<String>> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        brulee_reports::find_format(name)?;
+        // By its name: `md` and `markdown` are one format, written once.
+        let name = brulee_reports::find_format(name)?.name;
         if !formats.iter().any(|f| f == name) {
             formats.push(name.to_string());
         }
@@ -196,45 +259,63 @@ fn read_report(path: &std::path::Path) -> anyhow::Result<crate::report::Report> 
     })
 }
 
-/// Write a report as files into `output` (default formats json, markdown) and print the
-/// summary, or without `output` print the formats (default: the summary) on stdout.
+/// Write a report as files into `output` (default formats json, markdown; --pdf without -o
+/// writes into ./brulee-report-DATE-TIME) and print the summary, or without an output folder
+/// print the formats (default: the summary) and templates on stdout.
 fn emit_report(
-    report: &crate::report::Report,
-    output: Option<&std::path::Path>,
+    report: &Report,
+    output: Option<&Path>,
     format_args: &[String],
+    extras: &Extras,
 ) -> anyhow::Result<()> {
+    let templates = extras.templates()?;
     let mut formats = parse_formats(format_args)?;
-    match output {
+    // A PDF cannot go to stdout: without -o it goes where `brulee scan` puts its reports.
+    let output = output
+        .map(Path::to_path_buf)
+        .or_else(|| extras.pdf.then(default_output_dir));
+    match &output {
         Some(dir) => {
-            if formats.is_empty() {
+            if formats.is_empty() && templates.is_empty() {
                 formats = vec!["json".into(), "markdown".into()];
             }
+            let formats = extras.formats(formats);
             prepare_output_dir(dir)?;
-            let written = crate::report::write_reports(report, dir, &formats)?;
-            print_summary(report)?;
-            for path in &written {
-                eprintln!("wrote {}", path.display());
-            }
+            write_outputs(report, dir, &formats, &templates, extras.pdf)?;
         }
         None => {
-            if formats.is_empty() {
+            if formats.is_empty() && templates.is_empty() {
                 formats = vec!["summary".into()];
             }
             for format in &formats {
                 print!("{}", crate::report::render(report, format)?);
             }
-            if !formats.iter().any(|f| f == "summary") {
-                for warning in &report.scan.warnings {
-                    eprintln!("warning: {warning}");
-                }
+            for template in &templates {
+                print!("{}", crate::report::render_user_template(report, template)?);
             }
+        }
+    }
+    if !parse_formats(format_args)?.iter().any(|f| f == "summary") || output.is_some() {
+        for warning in &report.scan.warnings {
+            eprintln!("warning: {warning}");
         }
     }
     Ok(())
 }
 
+/// `./brulee-report-DATE-TIME`, where reports go when no -o is given.
+pub(crate) fn default_output_dir() -> PathBuf {
+    // "2026-11-25T14:03:07Z" → "brulee-report-20261125-140307"
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let digits: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    PathBuf::from(format!("brulee-report-{}", digits.replace('T', "-")))
+}
+
 /// The terminal summary, printed on stdout.
-fn print_summary(report: &crate::report::Report) -> anyhow::Result<()> {
+fn print_summary(report: &Report) -> anyhow::Result<()> {
     let text = crate::report::render(report, "summary")?;
     print!("{text}");
     Ok(())

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::db::DbPath;
-use super::{database_info, emit_report, exit, open_database, read_report, UsageError};
+use super::{database_info, emit_report, exit, open_database, read_report, Extras, UsageError};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::xml;
@@ -39,12 +39,18 @@ pub struct ReportArgs {
     #[arg(long, value_name = "OLD.json")]
     baseline: Option<PathBuf>,
 
-    /// Write report files to this folder instead of printing to stdout.
+    /// Write report files to this folder instead of printing to stdout [with --pdf, default:
+    /// ./brulee-report-DATE-TIME].
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
+
+    #[command(flatten)]
+    extras: Extras,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
+    // Templates are read and checked before any work.
+    args.extras.templates()?;
     let files = xml_files(&args.inputs)?;
     let mut runs = Vec::new();
     for file in &files {
@@ -75,7 +81,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
     if let Some(old) = &args.baseline {
         report.diff = Some(Diff::between(&read_report(old)?, &report));
     }
-    emit_report(&report, args.output.as_deref(), &args.format)?;
+    emit_report(&report, args.output.as_deref(), &args.format, &args.extras)?;
     Ok(if report.scan.complete {
         exit::OK
     } else {

@@ -3,12 +3,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use clap::Args;
 
 use super::db::DbPath;
-use super::{database_info, exit, open_database, parse_formats, prepare_output_dir, print_summary};
+use super::{
+    database_info, default_output_dir, exit, open_database, parse_formats, prepare_output_dir,
+    write_outputs, Extras,
+};
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::{self, command, progress::ScanProgress, ScanOptions};
@@ -91,6 +94,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "OLD.json")]
     baseline: Option<PathBuf>,
 
+    #[command(flatten)]
+    extras: Extras,
+
     /// Show no progress on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -123,7 +129,8 @@ const VULNERS_PROBE_DEADLINE: Duration = Duration::from_secs(2);
 pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     // Everything the user can get wrong is checked before nmap starts.
     let targets = targets::parse_args(&args.targets)?;
-    let formats = parse_formats(&args.format)?;
+    let formats = args.extras.formats(parse_formats(&args.format)?);
+    let templates = args.extras.templates()?;
     let privileged = command::privileged();
     let mut options = ScanOptions {
         ports: args.ports.clone(),
@@ -312,11 +319,7 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     report.diff = baseline
         .as_ref()
         .map(|old| report::Diff::between(old, &report));
-    let written = report::write_reports(&report, &output, &formats)?;
-    print_summary(&report)?;
-    for path in &written {
-        eprintln!("wrote {}", path.display());
-    }
+    write_outputs(&report, &output, &formats, &templates, args.extras.pdf)?;
     Ok(if was_interrupted {
         exit::INTERRUPTED
     } else if report.scan.complete {
@@ -377,14 +380,4 @@ fn plan_groups(
         }
     }
     Ok(groups)
-}
-
-fn default_output_dir() -> PathBuf {
-    // "2026-11-25T14:03:07Z" → "brulee-report-20261125-140307"
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let digits: String = stamp
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect();
-    PathBuf::from(format!("brulee-report-{}", digits.replace('T', "-")))
 }

@@ -7,6 +7,7 @@
 
 mod diff;
 mod merge;
+pub mod pdf;
 mod render;
 
 use std::collections::BTreeMap;
@@ -18,9 +19,12 @@ use crate::findings::{self, Finding, Lookup, Severity, Sources, Vulnerability, V
 use crate::model::{Host, ScanRun};
 use crate::vulndb::{Matcher, StoreError};
 
+pub use brulee_reports::UserTemplate;
 pub use diff::{Diff, EndpointDiff};
 pub use merge::MergeError;
-pub use render::{render, write_reports, RenderError, WriteError, FORMATS_HELP};
+pub use render::{
+    render, render_user_template, write_reports, RenderError, WriteError, FORMATS_HELP,
+};
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
 pub const SCHEMA_VERSION: &str = "1.0";

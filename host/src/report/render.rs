@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 pub use brulee_reports::RenderError;
+use brulee_reports::UserTemplate;
 
 use super::Report;
 
@@ -25,21 +26,38 @@ fn to_value(report: &Report) -> serde_json::Value {
     serde_json::to_value(report).expect("the report model always serialises")
 }
 
-/// Write `report.EXT` for each format into `dir`; returns the files written.
+/// Render the report with a user's template.
+pub fn render_user_template(
+    report: &Report,
+    template: &UserTemplate,
+) -> Result<String, RenderError> {
+    template.render(&to_value(report))
+}
+
+/// Write `report.EXT` for each format, and each user template's output, into `dir`; returns
+/// the files written.
 ///
-/// Each file is written to a temporary name and renamed into place, so a reader never sees
+/// Everything is rendered before anything is written, so a broken template writes nothing;
+/// each file is written to a temporary name and renamed into place, so a reader never sees
 /// half a report and a failure leaves the earlier files intact.
 pub fn write_reports(
     report: &Report,
     dir: &Path,
     formats: &[String],
+    templates: &[UserTemplate],
 ) -> Result<Vec<PathBuf>, WriteError> {
     let value = to_value(report);
-    let mut written = Vec::new();
+    let mut outputs = Vec::new();
     for name in formats {
         let format = brulee_reports::find_format(name)?;
         let text = brulee_reports::render(format, &value)?;
-        let path = dir.join(format!("report.{}", format.extension));
+        outputs.push((dir.join(format!("report.{}", format.extension)), text));
+    }
+    for template in templates {
+        outputs.push((dir.join(&template.output_name), template.render(&value)?));
+    }
+    let mut written = Vec::new();
+    for (path, text) in outputs {
         write_atomically(&path, text.as_bytes()).map_err(|err| WriteError::Io {
             path: path.clone(),
             err,
