@@ -105,8 +105,11 @@ fn extended_report() -> Value {
     report["scan"]["complete"] = json!(false);
     report["scan"]["finished"] = Value::Null;
     report["scan"]["warnings"] = json!(["127.0.0.9: nmap gave up on the host (--host-timeout)"]);
-    report["scan"]["database"] =
-        json!({"source": "NVD", "updated": "2026-11-20T04:00:00Z", "cves": 251234});
+    report["scan"]["database"] = json!({
+        "path": "/var/lib/brulee/cve.sqlite", "cves": 251234, "kev_entries": 1404,
+        "newest_modified": "2026-11-20T04:00:00.000", "last_import": "2026-11-20T05:00:00Z"
+    });
+    report["scan"]["vuln_sources"] = json!(["nvd", "vulners"]);
     report
 }
 
