@@ -2,7 +2,9 @@
 //! type-checked, and the same on a developer's machine and in CI.
 
 mod bench;
+mod container;
 mod fixtures;
+mod k8s;
 mod setup;
 
 use std::ffi::OsString;
@@ -37,8 +39,16 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Set up for tests, then run the whole workspace's tests (nextest when installed).
+    /// Set up for tests, then run the whole workspace's tests (nextest when installed), validate
+    /// the Kubernetes manifests, and build and run the container image (when CI=true, or
+    /// BRULEE_CONTAINER_TEST=1; BRULEE_CONTAINER_TEST=0 skips it).
     Test,
+    /// Build the container image with buildah and run it with podman: as a non-root user with
+    /// only NET_RAW, it scans an nginx started on loopback (needs root).
+    Container,
+    /// Render deploy/kubernetes with Kustomize and validate it with kubernetes-validate --strict
+    /// for the oldest and newest supported Kubernetes.
+    K8s,
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
@@ -61,6 +71,8 @@ fn main() -> Result<()> {
         Task::Test => test(),
         Task::Fixtures => fixtures::record(),
         Task::Bench { full, smoke } => bench::bench(full, smoke),
+        Task::Container => container::test(),
+        Task::K8s => k8s::validate(),
     }
 }
 
@@ -69,6 +81,13 @@ fn project_root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_owned()
+}
+
+/// Where cargo puts what it builds.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"))
 }
 
 /// The cargo that started us, so the toolchain stays the same.
@@ -114,16 +133,15 @@ fn run_brulee(args: Vec<OsString>) -> Result<()> {
 
     setup::setup(false)?;
     run(cargo().args(["build", "--release", "-p", "brulee"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join("target"));
-    let brulee = target.join("release").join("brulee");
+    let brulee = target_dir().join("release").join("brulee");
     // exec: brulee's exit code and signals (Ctrl-C) pass through untouched.
     let error = Command::new(&brulee).args(args).exec();
     Err(error).with_context(|| format!("cannot run {}", brulee.display()))
 }
 
 fn test() -> Result<()> {
+    // A mistyped setting fails now, not after the tests.
+    let container = container_test_wanted()?;
     setup::setup(true)?;
     let nextest = cargo()
         .args(["nextest", "--version"])
@@ -142,11 +160,66 @@ fn test() -> Result<()> {
             status(cargo().args(["test", "--workspace", "--no-fail-fast"]))?,
         )
     };
-    if status.success() {
-        println!("xtask test: every test passed ({runner})");
+    // Every step runs even after a failure, so one run shows everything that is broken.
+    let mut failed = Vec::new();
+    if !status.success() {
+        failed.push(format!("{runner}: {status}"));
+    }
+    if let Err(e) = k8s::validate() {
+        eprintln!("xtask test: k8s FAILED: {e:#}");
+        failed.push("k8s".to_string());
+    }
+    if container {
+        if let Err(e) = container::test() {
+            eprintln!("xtask test: container FAILED: {e:#}");
+            failed.push("container".to_string());
+        }
+    } else {
+        eprintln!(
+            "xtask test: container image test skipped (runs when CI=true or \
+             BRULEE_CONTAINER_TEST=1; or run `cargo xtask container`)"
+        );
+    }
+    if failed.is_empty() {
+        let container = if container {
+            "container"
+        } else {
+            "container skipped"
+        };
+        println!("xtask test: every test passed ({runner}, k8s, {container})");
         Ok(())
     } else {
-        println!("xtask test: FAILED ({runner}: {status})");
-        std::process::exit(status.code().unwrap_or(1));
+        println!("xtask test: FAILED ({})", failed.join("; "));
+        std::process::exit(status.code().filter(|&c| c != 0).unwrap_or(1));
+    }
+}
+
+/// The container test takes a minute or more and needs root, so a developer's quick run
+/// skips it; CI always runs it.
+fn container_test_wanted() -> Result<bool> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    wanted_from(std::env::var("BRULEE_CONTAINER_TEST").ok().as_deref(), ci)
+}
+
+fn wanted_from(setting: Option<&str>, ci: bool) -> Result<bool> {
+    match setting {
+        None | Some("") => Ok(ci),
+        Some("1") => Ok(true),
+        Some("0") => Ok(false),
+        Some(other) => bail!("BRULEE_CONTAINER_TEST={other:?}: use 1 (run) or 0 (skip)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_test_runs_in_ci_unless_told_otherwise() {
+        assert!(!wanted_from(None, false).unwrap());
+        assert!(wanted_from(None, true).unwrap());
+        assert!(wanted_from(Some("1"), false).unwrap());
+        assert!(!wanted_from(Some("0"), true).unwrap());
+        assert!(wanted_from(Some("yes"), true).is_err());
     }
 }

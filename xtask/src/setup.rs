@@ -12,6 +12,21 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use testkit::ServiceKind;
 
+/// What `cargo xtask container` needs: buildah and podman build and run images without a
+/// daemon, runc because crun fails here, mmdebstrap for the base image
+/// (`shared/notes/containers.md`).
+pub const CONTAINER_PACKAGES: [&str; 6] = [
+    "buildah",
+    "podman",
+    "runc",
+    "mmdebstrap",
+    "uidmap",
+    "containernetworking-plugins",
+];
+
+/// What `cargo xtask k8s` needs: a virtualenv for its PyPI tools.
+pub const K8S_PACKAGES: [&str; 1] = ["python3-venv"];
+
 pub fn setup(test: bool) -> Result<()> {
     let mut wanted = Vec::new();
     if !testkit::nmap_available() {
@@ -20,6 +35,7 @@ pub fn setup(test: bool) -> Result<()> {
     if test {
         wanted.extend(ServiceKind::ALL.map(ServiceKind::debian_package));
         wanted.extend(REPORT_TEST_PACKAGES);
+        wanted.extend(K8S_PACKAGES);
     }
     install(&wanted)
 }

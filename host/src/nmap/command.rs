@@ -141,7 +141,22 @@ pub fn nmap_args(
 /// Whether nmap will be able to send raw packets (SYN scan, UDP scan).
 pub fn privileged() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    let root = unsafe { libc::geteuid() == 0 };
+    privileged_by(root, |name| std::env::var_os(name).is_some())
+}
+
+/// nmap's own rule (`NmapOps::Initialize`): `NMAP_PRIVILEGED` set (to anything) means raw
+/// packets, else `NMAP_UNPRIVILEGED` set means none, else root decides. Following it keeps
+/// brulee's choice of scan equal to nmap's: a non-root user whose nmap has the file capability
+/// `cap_net_raw` (the container image) sets `NMAP_PRIVILEGED=1` to get SYN scans.
+fn privileged_by(root: bool, is_set: impl Fn(&str) -> bool) -> bool {
+    if is_set("NMAP_PRIVILEGED") {
+        true
+    } else if is_set("NMAP_UNPRIVILEGED") {
+        false
+    } else {
+        root
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +211,20 @@ mod tests {
             ["-iL".to_string(), file.display().to_string()]
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 256);
+    }
+
+    #[test]
+    fn privilege_follows_nmaps_environment_variables() {
+        let env = |set: &'static [&'static str]| move |name: &str| set.contains(&name);
+        assert!(privileged_by(true, env(&[])));
+        assert!(!privileged_by(false, env(&[])));
+        assert!(privileged_by(false, env(&["NMAP_PRIVILEGED"])));
+        assert!(!privileged_by(true, env(&["NMAP_UNPRIVILEGED"])));
+        // nmap reads NMAP_PRIVILEGED first.
+        assert!(privileged_by(
+            false,
+            env(&["NMAP_PRIVILEGED", "NMAP_UNPRIVILEGED"])
+        ));
     }
 
     #[test]
