@@ -1,7 +1,7 @@
 //! Combining reports: shard results into one report, equal in content to the report of one
 //! run over the same hosts.
 
-use super::{add_group, Report, SCHEMA_VERSION};
+use super::{GroupSet, Report, SCHEMA_VERSION};
 use crate::findings::VulnersStatus;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,7 @@ impl Report {
     pub fn merge(reports: Vec<(String, Report)>) -> Result<Report, MergeError> {
         let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
         let mut merged: Option<Report> = None;
+        let mut groups = GroupSet::default();
         for (source_name, report) in reports {
             if major(&report.schema_version) != major(SCHEMA_VERSION) {
                 return Err(MergeError::Schema {
@@ -27,7 +28,11 @@ impl Report {
                 });
             }
             let Some(into) = merged.as_mut() else {
-                merged = Some(report);
+                let mut first = report;
+                for group in std::mem::take(&mut first.services) {
+                    groups.add(group);
+                }
+                merged = Some(first);
                 continue;
             };
             let scan = report.scan;
@@ -54,13 +59,14 @@ impl Report {
             into.scan.complete &= scan.complete;
             into.scan.warnings.extend(scan.warnings);
             for group in report.services {
-                add_group(&mut into.services, group);
+                groups.add(group);
             }
             into.findings.extend(report.findings);
             into.suppressed.extend(report.suppressed);
             into.hosts.extend(report.hosts);
         }
         let mut merged = merged.ok_or(MergeError::Empty)?;
+        merged.services = groups.into_groups();
         merged.scan.vuln_sources.sort();
         let time = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339(t).ok());
         merged.scan.duration_seconds =

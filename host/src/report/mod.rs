@@ -10,7 +10,7 @@ mod merge;
 pub mod pdf;
 mod render;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -197,12 +197,10 @@ impl Report {
         let findings: Vec<Finding> = assessed.iter().flat_map(|p| p.findings()).collect();
 
         // Group ports by the software they run.
-        let mut groups: Vec<ServiceGroup> = Vec::new();
+        let mut groups = GroupSet::default();
         for port in &assessed {
             let service = port.port.service.clone().unwrap_or_default();
-            add_group(
-                &mut groups,
-                ServiceGroup {
+            groups.add(ServiceGroup {
                     title: service_title(&service),
                     service: service.name.clone(),
                     product: service.product.clone(),
@@ -222,8 +220,7 @@ impl Report {
                         port: port.port.number,
                         protocol: port.port.protocol.clone(),
                     }],
-                },
-            );
+                });
         }
 
         let mut report = Report {
@@ -248,7 +245,7 @@ impl Report {
                 warnings: scan.warnings.clone(),
             },
             summary: Summary::default(),
-            services: groups,
+            services: groups.into_groups(),
             findings,
             suppressed: Vec::new(),
             hosts: scan.hosts.iter().map(host_summary).collect(),
@@ -300,33 +297,51 @@ impl Report {
     }
 }
 
-/// Add one service group's data to the group of the same software (product + version),
-/// or as a new group.
-fn add_group(groups: &mut Vec<ServiceGroup>, new: ServiceGroup) {
-    let key = |g: &ServiceGroup| {
-        (
-            g.product.clone().unwrap_or_else(|| g.service.clone()),
-            g.version.clone(),
-        )
-    };
-    let Some(group) = groups.iter_mut().find(|g| key(g) == key(&new)) else {
-        groups.push(new);
-        return;
-    };
-    for cpe in new.cpes {
-        if !group.cpes.contains(&cpe) {
-            group.cpes.push(cpe);
+/// Service groups being built, with indexes so that adding a port's data costs the same
+/// however many ports and vulnerabilities are already in (a /16 has tens of thousands).
+#[derive(Default)]
+pub(crate) struct GroupSet {
+    groups: Vec<ServiceGroup>,
+    /// (product or service name, version) → index in `groups`.
+    by_software: HashMap<(String, Option<String>), usize>,
+    /// Per group: vulnerability id → index in its `vulnerabilities`.
+    vulns: Vec<HashMap<String, usize>>,
+}
+
+impl GroupSet {
+    /// Add one service group's data to the group of the same software (product + version),
+    /// or as a new group.
+    pub(crate) fn add(&mut self, new: ServiceGroup) {
+        let key = (new.product.clone().unwrap_or_else(|| new.service.clone()), new.version.clone());
+        let Some(&i) = self.by_software.get(&key) else {
+            self.by_software.insert(key, self.groups.len());
+            self.vulns.push(new.vulnerabilities.iter().enumerate().map(|(i, v)| (v.id.clone(), i)).collect());
+            self.groups.push(new);
+            return;
+        };
+        let (group, index) = (&mut self.groups[i], &mut self.vulns[i]);
+        for cpe in new.cpes {
+            if !group.cpes.contains(&cpe) {
+                group.cpes.push(cpe);
+            }
         }
-    }
-    group.lookup = stronger(&group.lookup, &new.lookup);
-    for vuln in new.vulnerabilities {
-        match group.vulnerabilities.iter_mut().find(|v| v.id == vuln.id) {
-            Some(known) if vuln.cvss > known.cvss => *known = vuln,
-            Some(_) => {}
-            None => group.vulnerabilities.push(vuln),
+        group.lookup = stronger(&group.lookup, &new.lookup);
+        for vuln in new.vulnerabilities {
+            match index.get(&vuln.id) {
+                Some(&at) if vuln.cvss > group.vulnerabilities[at].cvss => group.vulnerabilities[at] = vuln,
+                Some(_) => {}
+                None => {
+                    index.insert(vuln.id.clone(), group.vulnerabilities.len());
+                    group.vulnerabilities.push(vuln);
+                }
+            }
         }
+        group.endpoints.extend(new.endpoints);
     }
-    group.endpoints.extend(new.endpoints);
+
+    pub(crate) fn into_groups(self) -> Vec<ServiceGroup> {
+        self.groups
+    }
 }
 
 impl Summary {

@@ -19,11 +19,57 @@ pub static FORMATS_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(
 /// Render the report in the named format.
 pub fn render(report: &Report, format: &str) -> Result<String, RenderError> {
     let format = brulee_reports::find_format(format)?;
-    brulee_reports::render(format, &to_value(report))
+    render_format(report, format, &mut None)
+}
+
+/// Render one format. The canonical JSON is written straight from the model; other formats
+/// share one JSON value of the report (`value`), made the first time one needs it: on a large
+/// scan that copy is the biggest thing in memory, so it is made once or not at all. The
+/// terminal summary gets a view without the flat findings and hosts it never shows.
+fn render_format(
+    report: &Report,
+    format: &brulee_reports::Format,
+    value: &mut Option<serde_json::Value>,
+) -> Result<String, RenderError> {
+    match format.name {
+        "json" => {
+            let mut text = serde_json::to_string_pretty(report).expect("the report model always serialises");
+            text.push('\n');
+            Ok(text)
+        }
+        "summary" if value.is_none() => brulee_reports::render(format, &summary_view(report)),
+        _ => brulee_reports::render(format, value.get_or_insert_with(|| to_value(report))),
+    }
 }
 
 fn to_value(report: &Report) -> serde_json::Value {
     serde_json::to_value(report).expect("the report model always serialises")
+}
+
+fn summary_view(report: &Report) -> serde_json::Value {
+    // The summary lists five vulnerabilities per service and counts the rest.
+    let services: Vec<serde_json::Value> = report
+        .services
+        .iter()
+        .map(|s| {
+            let mut short = s.clone();
+            short.vulnerabilities.truncate(5);
+            let mut value = serde_json::to_value(short).expect("a service group serialises");
+            value["vulnerability_count"] = s.vulnerabilities.len().into();
+            value
+        })
+        .collect();
+    serde_json::json!({
+        "schema_version": report.schema_version,
+        "generator": report.generator,
+        "scan": report.scan,
+        "summary": report.summary,
+        "services": services,
+        "findings": [],
+        "suppressed": report.suppressed,
+        "hosts": [],
+        "diff": report.diff,
+    })
 }
 
 /// Render the report with a user's template.
@@ -46,15 +92,16 @@ pub fn write_reports(
     formats: &[String],
     templates: &[UserTemplate],
 ) -> Result<Vec<PathBuf>, WriteError> {
-    let value = to_value(report);
+    let mut value = None;
     let mut outputs = Vec::new();
     for name in formats {
         let format = brulee_reports::find_format(name)?;
-        let text = brulee_reports::render(format, &value)?;
+        let text = render_format(report, format, &mut value)?;
         outputs.push((dir.join(format!("report.{}", format.extension)), text));
     }
     for template in templates {
-        outputs.push((dir.join(&template.output_name), template.render(&value)?));
+        let value = value.get_or_insert_with(|| to_value(report));
+        outputs.push((dir.join(&template.output_name), template.render(value)?));
     }
     let mut written = Vec::new();
     for (path, text) in outputs {
