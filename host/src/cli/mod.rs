@@ -1,5 +1,8 @@
 //! The `brulee` command line: one file per subcommand.
 
+mod manifest;
+mod plugin;
+mod plugins;
 mod report;
 mod scan;
 
@@ -45,6 +48,9 @@ pub struct Cli {
 enum Command {
     Scan(scan::ScanArgs),
     Report(report::ReportArgs),
+    Manifest(manifest::ManifestArgs),
+    Plugins(plugins::PluginsArgs),
+    Plugin(plugin::PluginArgs),
 }
 
 /// An error the user caused and can fix: exit code 2.
@@ -69,6 +75,9 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Scan(args) => scan::run(args).await,
             Command::Report(args) => report::run(args),
+            Command::Manifest(args) => manifest::run(args),
+            Command::Plugins(args) => plugins::run(args),
+            Command::Plugin(args) => plugin::run(args),
         }
     });
     match result {
@@ -81,6 +90,7 @@ pub fn main() -> ExitCode {
                     || e.is::<crate::nmap::NmapArgError>()
                     || e.is::<crate::nmap::xml::XmlError>()
                     || e.is::<brulee_reports::RenderError>()
+                    || e.is::<crate::manifest::ManifestErrors>()
             });
             ExitCode::from(if usage { exit::USAGE } else { exit::FAILURE })
         }

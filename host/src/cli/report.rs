@@ -29,9 +29,19 @@ pub struct ReportArgs {
     /// Write report files to this folder instead of printing to stdout.
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
+
+    /// Apply a manifest's enrich, filter, report and sink steps (docs/PLUGINS.md); options
+    /// given here override it.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
+    let manifest = args
+        .manifest
+        .as_deref()
+        .map(super::manifest::load)
+        .transpose()?;
     let files = xml_files(&args.inputs)?;
     let mut runs = Vec::new();
     for file in &files {
@@ -43,7 +53,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
     }
     let scan = ScanRun::merge(runs);
     let vulners = VulnersStatus::from_xml(&scan);
-    let report = Report::build(
+    let mut report = Report::build(
         &scan,
         Provenance {
             targets: Vec::new(),
@@ -51,9 +61,23 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
             vulners,
         },
     );
-    match &args.output {
+    if let Some(manifest) = &manifest {
+        crate::pipeline::process(manifest, &mut report)?;
+    }
+    let manifest_formats = manifest
+        .as_ref()
+        .map(|m| m.formats.clone())
+        .unwrap_or_default();
+    let output = args
+        .output
+        .clone()
+        .or_else(|| manifest.as_ref().and_then(|m| m.scan.output.clone()));
+    match &output {
         Some(dir) => {
             let mut formats = parse_formats(&args.format)?;
+            if formats.is_empty() {
+                formats = manifest_formats;
+            }
             if formats.is_empty() {
                 formats = vec!["json".into(), "markdown".into()];
             }
@@ -63,9 +87,24 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
             for path in &written {
                 eprintln!("wrote {}", path.display());
             }
+            if let Some(manifest) = &manifest {
+                super::manifest::run_sinks(manifest, &mut report, dir, &written, &files)?;
+            }
         }
         None => {
+            if manifest
+                .as_ref()
+                .is_some_and(|m| m.steps(crate::plugin::Stage::Sink).next().is_some())
+            {
+                return Err(UsageError(
+                    "the manifest has sinks, which deliver report files: give -o DIR".into(),
+                )
+                .into());
+            }
             let mut formats = parse_formats(&args.format)?;
+            if formats.is_empty() {
+                formats = manifest_formats;
+            }
             if formats.is_empty() {
                 formats = vec!["summary".into()];
             }

@@ -18,7 +18,7 @@ use crate::model::{Host, ScanRun};
 pub use render::{render, write_reports, RenderError, WriteError, FORMATS_HELP};
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -34,6 +34,26 @@ pub struct Report {
     pub suppressed: Vec<Suppressed>,
     /// Every host nmap reported, up or down.
     pub hosts: Vec<HostSummary>,
+    /// What each step of the manifest's pipeline did (schema 1.1; absent without a manifest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
+}
+
+/// What one pipeline step did, or why it failed (schema 1.1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub name: String,
+    /// "source", "enrich", "filter" or "sink".
+    pub stage: String,
+    /// Its code: "builtin file", "lua filters/x.lua", "wasm …", "plugin webhook (…)".
+    pub code: String,
+    /// "ok", or "failed" (with on_error = skip the run went on without the step's effects).
+    pub status: String,
+    pub on_error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Targets yielded, findings enriched or dropped, artifacts delivered.
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -298,6 +318,7 @@ impl Report {
             findings,
             suppressed: Vec::new(),
             hosts,
+            steps: Vec::new(),
         }
     }
 }
