@@ -71,11 +71,18 @@ impl Response {
 /// Send a request and wait for the whole response.
 pub fn send(request: &Request) -> Result<Response, String> {
     let (scheme, authority, path) = split_url(&request.url)?;
-    let headers: Vec<(String, Vec<u8>)> = request
+    let mut headers: Vec<(String, Vec<u8>)> = request
         .headers
         .iter()
         .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
         .collect();
+    // Say the length up front: servers (and S3) want it rather than a chunked body.
+    if !request.body.is_empty() && !headers.iter().any(|(n, _)| n == "content-length") {
+        headers.push((
+            "content-length".into(),
+            request.body.len().to_string().into_bytes(),
+        ));
+    }
     let fields = Fields::from_list(&headers).map_err(|e| format!("bad header: {e:?}"))?;
     let outgoing = OutgoingRequest::new(fields);
     let method = match request.method.to_ascii_uppercase().as_str() {

@@ -2,6 +2,7 @@
 //! type-checked, and the same on a developer's machine and in CI.
 
 mod fixtures;
+mod plugins;
 mod setup;
 
 use std::ffi::OsString;
@@ -36,8 +37,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Set up for tests, then run the whole workspace's tests (nextest when installed).
+    /// Set up for tests, build the plugins, then run the whole workspace's tests (nextest
+    /// when installed).
     Test,
+    /// Build every plugin crate (plugins/, fixtures/plugins/) for wasm32-wasip2 into
+    /// target/wasm.
+    Plugins,
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
@@ -48,6 +53,7 @@ fn main() -> Result<()> {
         Task::Setup { test } => setup::setup(test),
         Task::Run { args } => run_brulee(args),
         Task::Test => test(),
+        Task::Plugins => plugins::build(),
         Task::Fixtures => fixtures::record(),
     }
 }
@@ -101,6 +107,7 @@ fn run_brulee(args: Vec<OsString>) -> Result<()> {
     use std::os::unix::process::CommandExt;
 
     setup::setup(false)?;
+    plugins::build()?;
     run(cargo().args(["build", "--release", "-p", "brulee"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -113,6 +120,8 @@ fn run_brulee(args: Vec<OsString>) -> Result<()> {
 
 fn test() -> Result<()> {
     setup::setup(true)?;
+    // The plugin tests load the WASM builds.
+    plugins::build()?;
     let nextest = cargo()
         .args(["nextest", "--version"])
         .stdout(std::process::Stdio::null())

@@ -67,7 +67,16 @@ pub fn run_sinks(
     let outcome = pipeline::deliver(manifest, report, &artifacts);
     let records = match &outcome {
         Ok(records) => records.clone(),
-        Err(_) => Vec::new(),
+        // The run fails, but the report on disk says which sink and why.
+        Err(failed) => vec![report::StepRecord {
+            name: failed.name.clone(),
+            stage: failed.stage.to_string(),
+            code: failed.code.clone(),
+            status: "failed".into(),
+            on_error: "fail".into(),
+            error: Some(failed.error.to_string()),
+            count: 0,
+        }],
     };
     report.steps.extend(records);
     if written.iter().any(|p| p.ends_with("report.json")) {

@@ -665,7 +665,7 @@ pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(word, k), *k))
-        .filter(|(d, k)| *d <= (k.len().max(word.len()) / 3).max(1))
+        .filter(|(d, k)| *d <= (k.len().max(word.len()) / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }

@@ -160,11 +160,12 @@ impl LuaStep {
             (Some(Exceeded::Time), _) => PluginError::OutOfTime {
                 limit: self.limits.call_time,
             },
-            (Some(Exceeded::Memory), _) | (_, mlua::Error::MemoryError(_)) => {
-                PluginError::OutOfMemory {
-                    limit_bytes: self.limits.memory_bytes,
-                }
-            }
+            (Some(Exceeded::Memory), _) => PluginError::OutOfMemory {
+                limit_bytes: self.limits.memory_bytes,
+            },
+            _ if is_memory_error(&e) => PluginError::OutOfMemory {
+                limit_bytes: self.limits.memory_bytes,
+            },
             _ => PluginError::Failed(lua_message(&e)),
         })
     }
@@ -175,6 +176,15 @@ impl LuaStep {
             .serialize_unit_to_null(false)
             .set_array_metatable(false);
         self.lua.to_value_with(finding, options)
+    }
+}
+
+/// Whether Lua ran out of its memory limit, also when that happened inside a callback.
+fn is_memory_error(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::MemoryError(_) => true,
+        mlua::Error::CallbackError { cause, .. } => is_memory_error(cause),
+        other => other.to_string().contains("not enough memory"),
     }
 }
 
