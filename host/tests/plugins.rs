@@ -155,7 +155,10 @@ fn wasm_panic_fails_the_step_with_its_message() {
 #[test]
 fn lua_infinite_loop_is_stopped() {
     let e = lua_step("loop", "{}");
-    assert!(e.contains("ran past its time budget"), "{e}");
+    assert!(
+        e.contains("ran past its budget of 50000000 Lua instructions"),
+        "{e}"
+    );
     assert!(e.contains("loop.lua"), "{e}");
 }
 
@@ -168,7 +171,7 @@ fn lua_string_rep_of_gigabytes_is_refused_before_allocating() {
 #[test]
 fn lua_pathological_pattern_is_refused() {
     let e = lua_step("pattern-bomb", "{}");
-    assert!(e.contains("ran past its time budget"), "{e}");
+    assert!(e.contains("string.find: this pattern may backtrack"), "{e}");
 }
 
 #[test]
@@ -210,11 +213,7 @@ fn a_failing_filter_with_skip_is_left_out_and_recorded() {
     let before = report.findings.len();
     brulee::pipeline::process(&m, &mut report).unwrap();
     assert_eq!(report.steps[0].status, "failed");
-    assert!(report.steps[0]
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("time budget"));
+    assert!(report.steps[0].error.as_deref().unwrap().contains("budget"));
     assert_eq!(report.steps[1].status, "ok");
     assert_eq!(report.findings.len(), before - 1);
     assert_eq!(report.suppressed[0].step, "accepted-risk");
@@ -416,4 +415,62 @@ fn manifest_check_reports_errors_with_their_place_and_a_hint() {
         stderr.contains("scan.toml:9:16: bad allow_hosts entry"),
         "{stderr}"
     );
+}
+
+#[test]
+fn scan_with_a_manifest_scans_its_sources_targets_and_runs_its_steps() {
+    require_tools();
+    let addr: std::net::IpAddr = "127.0.0.9".parse().unwrap();
+    let http = testkit::LoopbackService::start(testkit::ServiceKind::Http, addr)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (sink_port, received) = receiver(1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ips.txt"),
+        "# the test's nginx\n127.0.0.9\n",
+    )
+    .unwrap();
+    let base = e2e_manifest(dir.path(), &format!("127.0.0.1:{sink_port}"), sink_port);
+    let text = format!(
+        "[scan]\nports = \"{}\"\nno_dns = true\n\n[[source]]\nbuiltin = \"file\"\nconfig = {{ path = \"ips.txt\" }}\n\n{}",
+        http.port,
+        std::fs::read_to_string(&base).unwrap()
+    );
+    std::fs::write(&base, text).unwrap();
+    let out = dir.path().join("out");
+    let result = run(brulee()
+        .args(["scan", "--manifest"])
+        .arg(&base)
+        .arg("-o")
+        .arg(&out)
+        .env("BRULEE_CACHE_DIR", dir.path().join("cache")));
+    assert_eq!(result.status.code(), Some(0));
+    let report = read_json(&out.join("report.json"));
+    assert_schema_valid(&report);
+    assert_eq!(report["scan"]["targets"], serde_json::json!(["127.0.0.9"]));
+    let nginx = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["product"] == "nginx")
+        .unwrap_or_else(|| panic!("{:#}", report["services"]));
+    assert_eq!(nginx["endpoints"][0]["port"], http.port);
+    let steps: Vec<(&str, &str)> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("file", "ok"),
+            ("owner", "ok"),
+            ("accepted-risk", "ok"),
+            ("webhook", "ok")
+        ]
+    );
+    let (_, body) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    let delivered: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(delivered["services"], report["services"]);
 }

@@ -47,6 +47,7 @@ struct Budget {
 #[derive(Debug, Clone, Copy)]
 enum Exceeded {
     Time,
+    Instructions,
     Memory,
 }
 
@@ -90,7 +91,7 @@ impl LuaStep {
                 move |_, _| {
                     let left = hook_budget.instructions_left.get();
                     if left < u64::from(LUA_HOOK_EVERY) {
-                        hook_budget.exceeded.set(Some(Exceeded::Time));
+                        hook_budget.exceeded.set(Some(Exceeded::Instructions));
                         return Err(mlua::Error::runtime("instruction budget exceeded"));
                     }
                     hook_budget
@@ -160,6 +161,10 @@ impl LuaStep {
             (Some(Exceeded::Time), _) => PluginError::OutOfTime {
                 limit: self.limits.call_time,
             },
+            (Some(Exceeded::Instructions), _) => PluginError::Failed(format!(
+                "stopped: ran past its budget of {} Lua instructions per call",
+                self.limits.lua_instructions
+            )),
             (Some(Exceeded::Memory), _) => PluginError::OutOfMemory {
                 limit_bytes: self.limits.memory_bytes,
             },
@@ -421,7 +426,6 @@ fn guard_string_functions(lua: &Lua, budget: &Rc<Budget>, limits: Limits) -> mlu
                 if !plain {
                     let work = pattern_work(subject, &pattern);
                     if work > LUA_PATTERN_WORK {
-                        guard_budget.exceeded.set(Some(Exceeded::Time));
                         return Err(mlua::Error::runtime(format!(
                             "string.{name}: this pattern may backtrack for ~{work:.0e} steps over a \
                              {subject}-byte subject (the limit is {LUA_PATTERN_WORK:.0e}); use a \
