@@ -210,6 +210,9 @@ pub struct Finding {
     pub cve: String,
     #[serde(flatten)]
     pub vulnerability: Vulnerability,
+    /// What enricher steps added, by step name (schema 1.1).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub enrichment: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What was learned about one open port.
@@ -427,6 +430,7 @@ impl PortFindings<'_> {
             cpe: cpe.clone().or_else(|| service.cpes.first().cloned()),
             cve: vuln.id.clone(),
             vulnerability: vuln.clone(),
+            enrichment: serde_json::Map::new(),
         })
     }
 }

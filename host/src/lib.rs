@@ -5,10 +5,14 @@
 //! ([`report`]), rendered by the `brulee-reports` templates. The `brulee` binary ([`cli`]) is a
 //! thin layer over this library, so tests can call any stage without a process.
 
+pub mod builtin;
 pub mod cli;
 pub mod findings;
+pub mod manifest;
 pub mod model;
 pub mod nmap;
+pub mod pipeline;
+pub mod plugin;
 pub mod report;
 pub mod targets;
 pub mod vulndb;

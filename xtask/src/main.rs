@@ -5,6 +5,7 @@ mod bench;
 mod container;
 mod fixtures;
 mod k8s;
+mod plugins;
 mod setup;
 
 use std::ffi::OsString;
@@ -39,9 +40,9 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Set up for tests, then run the whole workspace's tests (nextest when installed), validate
-    /// the Kubernetes manifests, and build and run the container image (when CI=true, or
-    /// BRULEE_CONTAINER_TEST=1; BRULEE_CONTAINER_TEST=0 skips it).
+    /// Set up for tests, build the plugins, run the whole workspace's tests (nextest when
+    /// installed), validate the Kubernetes manifests, and build and run the container image
+    /// (when CI=true, or BRULEE_CONTAINER_TEST=1; BRULEE_CONTAINER_TEST=0 skips it).
     Test,
     /// Build the container image with buildah and run it with podman: as a non-root user with
     /// only NET_RAW, it scans an nginx started on loopback (needs root).
@@ -49,6 +50,9 @@ enum Task {
     /// Render deploy/kubernetes with Kustomize and validate it with kubernetes-validate --strict
     /// for the oldest and newest supported Kubernetes.
     K8s,
+    /// Build every plugin crate (plugins/, fixtures/plugins/) for wasm32-wasip2 into
+    /// target/wasm.
+    Plugins,
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
@@ -69,6 +73,7 @@ fn main() -> Result<()> {
         Task::Setup { test } => setup::setup(test),
         Task::Run { args } => run_brulee(args),
         Task::Test => test(),
+        Task::Plugins => plugins::build(),
         Task::Fixtures => fixtures::record(),
         Task::Bench { full, smoke } => bench::bench(full, smoke),
         Task::Container => container::test(),
@@ -132,6 +137,7 @@ fn run_brulee(args: Vec<OsString>) -> Result<()> {
     use std::os::unix::process::CommandExt;
 
     setup::setup(false)?;
+    plugins::build()?;
     run(cargo().args(["build", "--release", "-p", "brulee"]))?;
     let brulee = target_dir().join("release").join("brulee");
     // exec: brulee's exit code and signals (Ctrl-C) pass through untouched.
@@ -143,6 +149,8 @@ fn test() -> Result<()> {
     // A mistyped setting fails now, not after the tests.
     let container = container_test_wanted()?;
     setup::setup(true)?;
+    // The plugin tests load the WASM builds.
+    plugins::build()?;
     let nextest = cargo()
         .args(["nextest", "--version"])
         .stdout(std::process::Stdio::null())

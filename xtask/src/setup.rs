@@ -56,6 +56,25 @@ const REPORT_TEST_PACKAGES: [&str; 7] = [
     "fonts-dejavu-core",
 ];
 
+/// Installs the Rust standard library for wasm32-wasip2 (plugins are built for it), unless
+/// rustup already has it.
+pub fn wasm_target() -> Result<()> {
+    let target = crate::plugins::TARGET;
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .with_context(|| {
+            format!("running rustup: it installs the {target} target plugins are built for")
+        })?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == target)
+    {
+        return Ok(());
+    }
+    crate::run(Command::new("rustup").args(["target", "add", target]))
+}
+
 /// Installs those of `packages` that dpkg does not report as installed.
 pub fn install(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();

@@ -38,7 +38,13 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         reports.push((file.display().to_string(), read_report(&file)?));
     }
     let merged = Report::merge(reports)?;
-    emit_report(&merged, args.output.as_deref(), &args.format, &args.extras)?;
+    emit_report(
+        &merged,
+        args.output.as_deref(),
+        &args.format,
+        &args.extras,
+        &[],
+    )?;
     Ok(if merged.scan.complete {
         exit::OK
     } else {

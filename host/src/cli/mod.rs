@@ -2,7 +2,10 @@
 
 mod db;
 mod diff;
+mod manifest;
 mod merge;
+mod plugin;
+mod plugins;
 mod report;
 mod scan;
 mod update;
@@ -65,6 +68,9 @@ enum Command {
     Merge(merge::MergeArgs),
     Diff(diff::DiffArgs),
     Db(db::DbArgs),
+    Manifest(manifest::ManifestArgs),
+    Plugins(plugins::PluginsArgs),
+    Plugin(plugin::PluginArgs),
 }
 
 /// An error the user caused and can fix: exit code 2.
@@ -92,6 +98,9 @@ pub fn main() -> ExitCode {
             Command::Merge(args) => merge::run(args),
             Command::Diff(args) => diff::run(args),
             Command::Db(args) => db::run(args).await,
+            Command::Manifest(args) => manifest::run(args),
+            Command::Plugins(args) => plugins::run(args),
+            Command::Plugin(args) => plugin::run(args),
         }
     });
     match result {
@@ -106,6 +115,7 @@ pub fn main() -> ExitCode {
                     || e.is::<brulee_reports::RenderError>()
                     || e.is::<crate::report::MergeError>()
                     || e.is::<brulee_reports::UserTemplateError>()
+                    || e.is::<crate::manifest::ManifestErrors>()
             });
             ExitCode::from(if usage { exit::USAGE } else { exit::FAILURE })
         }
@@ -149,14 +159,15 @@ impl Extras {
 
 /// Write the reports and the templates' outputs into `dir`, print the summary, and compile the
 /// PDF when asked (last: when no TeX engine is found, every other file is already written).
+/// Returns the files written.
 fn write_outputs(
     report: &Report,
     dir: &Path,
     formats: &[String],
     templates: &[UserTemplate],
     pdf: bool,
-) -> anyhow::Result<()> {
-    let written = write_reports(report, dir, formats, templates)?;
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = write_reports(report, dir, formats, templates)?;
     print_summary(report)?;
     for path in &written {
         eprintln!("wrote {}", path.display());
@@ -164,8 +175,9 @@ fn write_outputs(
     if pdf {
         let pdf = pdf::compile(&dir.join("report.tex"))?;
         eprintln!("wrote {}", pdf.display());
+        written.push(pdf);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Report formats given as `--format a,b --format c`, by name or file extension.
@@ -267,9 +279,13 @@ fn emit_report(
     output: Option<&Path>,
     format_args: &[String],
     extras: &Extras,
-) -> anyhow::Result<()> {
+    default_formats: &[String],
+) -> anyhow::Result<Option<(PathBuf, Vec<PathBuf>)>> {
     let templates = extras.templates()?;
     let mut formats = parse_formats(format_args)?;
+    if formats.is_empty() {
+        formats = default_formats.to_vec();
+    }
     // A PDF cannot go to stdout: without -o it goes where `brulee scan` puts its reports.
     let output = output
         .map(Path::to_path_buf)
@@ -281,7 +297,8 @@ fn emit_report(
             }
             let formats = extras.formats(formats);
             prepare_output_dir(dir)?;
-            write_outputs(report, dir, &formats, &templates, extras.pdf)?;
+            let written = write_outputs(report, dir, &formats, &templates, extras.pdf)?;
+            return Ok(Some((dir.clone(), written)));
         }
         None => {
             if formats.is_empty() && templates.is_empty() {
@@ -295,12 +312,12 @@ fn emit_report(
             }
         }
     }
-    if !parse_formats(format_args)?.iter().any(|f| f == "summary") || output.is_some() {
+    if !formats.iter().any(|f| f == "summary") {
         for warning in &report.scan.warnings {
             eprintln!("warning: {warning}");
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// `./brulee-report-DATE-TIME`, where reports go when no -o is given.

@@ -46,10 +46,20 @@ pub struct ReportArgs {
 
     #[command(flatten)]
     extras: Extras,
+
+    /// Apply a manifest's enrich, filter, report and sink steps (docs/PLUGINS.md); options
+    /// given here override it.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
-    // Templates are read and checked before any work.
+    // The manifest and templates are read and checked before any work.
+    let manifest = args
+        .manifest
+        .as_deref()
+        .map(super::manifest::load)
+        .transpose()?;
     args.extras.templates()?;
     let files = xml_files(&args.inputs)?;
     let mut runs = Vec::new();
@@ -81,7 +91,36 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
     if let Some(old) = &args.baseline {
         report.diff = Some(Diff::between(&read_report(old)?, &report));
     }
-    emit_report(&report, args.output.as_deref(), &args.format, &args.extras)?;
+    if let Some(manifest) = &manifest {
+        crate::pipeline::process(manifest, &mut report)?;
+    }
+    let output = args
+        .output
+        .clone()
+        .or_else(|| manifest.as_ref().and_then(|m| m.scan.output.clone()));
+    let has_sinks = manifest
+        .as_ref()
+        .is_some_and(|m| m.steps(crate::plugin::Stage::Sink).next().is_some());
+    if has_sinks && output.is_none() && !args.extras.pdf {
+        return Err(UsageError(
+            "the manifest has sinks, which deliver report files: give -o DIR".into(),
+        )
+        .into());
+    }
+    let default_formats = manifest
+        .as_ref()
+        .map(|m| m.formats.clone())
+        .unwrap_or_default();
+    let written = emit_report(
+        &report,
+        output.as_deref(),
+        &args.format,
+        &args.extras,
+        &default_formats,
+    )?;
+    if let (Some(manifest), Some((dir, written))) = (&manifest, written) {
+        super::manifest::run_sinks(manifest, &mut report, &dir, &written, &files)?;
+    }
     Ok(if report.scan.complete {
         exit::OK
     } else {

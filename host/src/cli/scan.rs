@@ -30,8 +30,14 @@ use crate::vulners::{self, ProbeOutcome};
 pub struct ScanArgs {
     /// What to scan: IPv4/IPv6 addresses, CIDR blocks (10.0.0.0/24), nmap ranges
     /// (192.168.1-3.1,5), host names, or @FILE with one target per line (# comments allowed).
-    #[arg(required = true, value_name = "TARGET")]
+    #[arg(required_unless_present = "manifest", value_name = "TARGET")]
     targets: Vec<String>,
+
+    /// Compose the run from a manifest: its [scan] settings, sources, enrichers, filters,
+    /// report formats and sinks (docs/PLUGINS.md). Options given here override it; targets
+    /// given here replace its sources.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
 
     /// Ports to scan, in nmap's syntax: 22,80,8000-8100 or T:22,U:53.
     #[arg(short = 'p', long, value_name = "PORTS", conflicts_with = "top_ports")]
@@ -64,7 +70,7 @@ pub struct ScanArgs {
     output: Option<PathBuf>,
 
     /// Report formats to write (comma-separated or repeated); `json` is the canonical model.
-    #[arg(short, long, value_name = "FORMAT", default_value = "json,markdown",
+    #[arg(short, long, value_name = "FORMAT",
           long_help = format!("Report formats to write (comma-separated or repeated):\n{}", *report::FORMATS_HELP))]
     format: Vec<String>,
 
@@ -128,26 +134,71 @@ const VULNERS_PROBE_DEADLINE: Duration = Duration::from_secs(2);
 
 pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     // Everything the user can get wrong is checked before nmap starts.
-    let targets = targets::parse_args(&args.targets)?;
-    let formats = args.extras.formats(parse_formats(&args.format)?);
+    let manifest = args
+        .manifest
+        .as_deref()
+        .map(super::manifest::load)
+        .transpose()?;
+    let settings = manifest
+        .as_ref()
+        .map(|m| m.scan.clone())
+        .unwrap_or_default();
+    let mut source_records = Vec::new();
+    let targets = match &manifest {
+        Some(m) if args.targets.is_empty() => {
+            let sourced = crate::pipeline::run_sources(m)?;
+            source_records = sourced.records;
+            if sourced.targets.is_empty() {
+                return Err(targets::TargetError::Empty.into());
+            }
+            sourced.targets
+        }
+        _ => targets::parse_args(&args.targets)?,
+    };
+    let mut formats = parse_formats(&args.format)?;
+    if formats.is_empty() {
+        formats = manifest
+            .as_ref()
+            .map(|m| m.formats.clone())
+            .unwrap_or_default();
+    }
+    if formats.is_empty() {
+        formats = vec!["json".into(), "markdown".into()];
+    }
+    let formats = args.extras.formats(formats);
     let templates = args.extras.templates()?;
     let privileged = command::privileged();
+    // Ports on the command line replace the manifest's ports and top_ports together.
+    let (ports, top_ports) = if args.ports.is_some() || args.top_ports.is_some() {
+        (args.ports.clone(), args.top_ports)
+    } else {
+        (settings.ports.clone(), settings.top_ports)
+    };
     let mut options = ScanOptions {
-        ports: args.ports.clone(),
-        top_ports: args.top_ports,
-        udp: args.udp,
-        vulners: !args.no_vulners,
-        no_dns: args.no_dns,
-        extra_args: args.nmap_args.clone(),
+        ports,
+        top_ports,
+        udp: args.udp || settings.udp == Some(true),
+        vulners: !args.no_vulners && settings.vulners != Some(false),
+        no_dns: args.no_dns || settings.no_dns == Some(true),
+        extra_args: settings
+            .nmap_args
+            .iter()
+            .chain(&args.nmap_args)
+            .cloned()
+            .collect(),
         stats_every: Duration::from_secs(2),
     };
     command::validate(&options, privileged)?;
     let nmap_program = nmap::locate_nmap()?;
-    let output = args.output.clone().unwrap_or_else(default_output_dir);
+    let output = args
+        .output
+        .clone()
+        .or(settings.output)
+        .unwrap_or_else(default_output_dir);
     prepare_output_dir(&output)?;
 
     let progress = Arc::new(ScanProgress::new(args.quiet));
-    let vulners = if args.no_vulners {
+    let vulners = if !options.vulners {
         VulnersStatus::Disabled
     } else {
         let url = std::env::var("BRULEE_VULNERS_URL")
@@ -319,7 +370,17 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     report.diff = baseline
         .as_ref()
         .map(|old| report::Diff::between(old, &report));
-    write_outputs(&report, &output, &formats, &templates, args.extras.pdf)?;
+    report.steps = source_records;
+    if let Some(manifest) = &manifest {
+        crate::pipeline::process(manifest, &mut report)?;
+    }
+    let written = write_outputs(&report, &output, &formats, &templates, args.extras.pdf)?;
+    if let Some(manifest) = &manifest {
+        // Sinks run last: the raw XML and every report are on disk, so a failing sink loses
+        // nothing.
+        let raw: Vec<PathBuf> = report.scan.xml_files.iter().map(PathBuf::from).collect();
+        super::manifest::run_sinks(manifest, &mut report, &output, &written, &raw)?;
+    }
     Ok(if was_interrupted {
         exit::INTERRUPTED
     } else if report.scan.complete {

@@ -27,7 +27,7 @@ pub use render::{
 };
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -46,6 +46,26 @@ pub struct Report {
     /// What changed since a baseline report (`--baseline OLD.json`), when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,
+    /// What each step of the manifest's pipeline did (schema 1.1; absent without a manifest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
+}
+
+/// What one pipeline step did, or why it failed (schema 1.1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub name: String,
+    /// "source", "enrich", "filter" or "sink".
+    pub stage: String,
+    /// Its code: "builtin file", "lua filters/x.lua", "wasm …", "plugin webhook (…)".
+    pub code: String,
+    /// "ok", or "failed" (with on_error = skip the run went on without the step's effects).
+    pub status: String,
+    pub on_error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Targets yielded, findings enriched or dropped, artifacts delivered.
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -201,26 +221,26 @@ impl Report {
         for port in &assessed {
             let service = port.port.service.clone().unwrap_or_default();
             groups.add(ServiceGroup {
-                    title: service_title(&service),
-                    service: service.name.clone(),
-                    product: service.product.clone(),
-                    version: service.version.clone(),
-                    cpes: service.cpes.clone(),
-                    lookup: port.lookup.clone(),
-                    max_severity: None,
-                    max_cvss: None,
-                    vulnerabilities: port
-                        .vulnerabilities
-                        .iter()
-                        .map(|(_, v)| v.clone())
-                        .collect(),
-                    endpoints: vec![Endpoint {
-                        address: port.host.primary_address().unwrap_or_default().to_string(),
-                        hostnames: port.host.hostnames.clone(),
-                        port: port.port.number,
-                        protocol: port.port.protocol.clone(),
-                    }],
-                });
+                title: service_title(&service),
+                service: service.name.clone(),
+                product: service.product.clone(),
+                version: service.version.clone(),
+                cpes: service.cpes.clone(),
+                lookup: port.lookup.clone(),
+                max_severity: None,
+                max_cvss: None,
+                vulnerabilities: port
+                    .vulnerabilities
+                    .iter()
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+                endpoints: vec![Endpoint {
+                    address: port.host.primary_address().unwrap_or_default().to_string(),
+                    hostnames: port.host.hostnames.clone(),
+                    port: port.port.number,
+                    protocol: port.port.protocol.clone(),
+                }],
+            });
         }
 
         let mut report = Report {
@@ -250,6 +270,7 @@ impl Report {
             suppressed: Vec::new(),
             hosts: scan.hosts.iter().map(host_summary).collect(),
             diff: None,
+            steps: Vec::new(),
         };
         report.finish();
         Ok(report)
@@ -312,10 +333,19 @@ impl GroupSet {
     /// Add one service group's data to the group of the same software (product + version),
     /// or as a new group.
     pub(crate) fn add(&mut self, new: ServiceGroup) {
-        let key = (new.product.clone().unwrap_or_else(|| new.service.clone()), new.version.clone());
+        let key = (
+            new.product.clone().unwrap_or_else(|| new.service.clone()),
+            new.version.clone(),
+        );
         let Some(&i) = self.by_software.get(&key) else {
             self.by_software.insert(key, self.groups.len());
-            self.vulns.push(new.vulnerabilities.iter().enumerate().map(|(i, v)| (v.id.clone(), i)).collect());
+            self.vulns.push(
+                new.vulnerabilities
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v.id.clone(), i))
+                    .collect(),
+            );
             self.groups.push(new);
             return;
         };
@@ -328,7 +358,9 @@ impl GroupSet {
         group.lookup = stronger(&group.lookup, &new.lookup);
         for vuln in new.vulnerabilities {
             match index.get(&vuln.id) {
-                Some(&at) if vuln.cvss > group.vulnerabilities[at].cvss => group.vulnerabilities[at] = vuln,
+                Some(&at) if vuln.cvss > group.vulnerabilities[at].cvss => {
+                    group.vulnerabilities[at] = vuln
+                }
                 Some(_) => {}
                 None => {
                     index.insert(vuln.id.clone(), group.vulnerabilities.len());

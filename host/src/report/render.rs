@@ -33,7 +33,8 @@ fn render_format(
 ) -> Result<String, RenderError> {
     match format.name {
         "json" => {
-            let mut text = serde_json::to_string_pretty(report).expect("the report model always serialises");
+            let mut text =
+                serde_json::to_string_pretty(report).expect("the report model always serialises");
             text.push('\n');
             Ok(text)
         }
