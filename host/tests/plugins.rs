@@ -474,3 +474,105 @@ fn scan_with_a_manifest_scans_its_sources_targets_and_runs_its_steps() {
     let delivered: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(delivered["services"], report["services"]);
 }
+
+#[test]
+fn plugin_new_scaffolds_a_lua_filter_that_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = run(brulee()
+        .args([
+            "plugin", "new", "--lang", "lua", "--kind", "filter", "low-cvss",
+        ])
+        .current_dir(dir.path()));
+    assert_eq!(result.status.code(), Some(0));
+    let result = run(brulee()
+        .arg("report")
+        .arg(fixture("nmap793_vulners_mockapi.xml"))
+        .args(["--manifest", "low-cvss/manifest.toml", "-f", "json"])
+        .current_dir(dir.path()));
+    assert_eq!(result.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert_eq!(report["steps"][0]["name"], "low-cvss");
+    assert_eq!(report["steps"][0]["status"], "ok");
+}
+
+#[test]
+fn plugin_new_scaffolds_a_rust_filter_that_builds_passes_its_test_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = run(brulee()
+        .args([
+            "plugin", "new", "--lang", "rust", "--kind", "filter", "low-cvss",
+        ])
+        .current_dir(dir.path()));
+    assert_eq!(result.status.code(), Some(0));
+    let krate = dir.path().join("low-cvss");
+    // Share the build of the SDK's dependencies with the other plugin builds.
+    let target = root().join("target/scaffold");
+    let cargo = || {
+        let mut c = std::process::Command::new(env!("CARGO"));
+        c.current_dir(&krate).env("CARGO_TARGET_DIR", &target);
+        c
+    };
+    let test = run(cargo().arg("test"));
+    assert!(test.status.success());
+    assert!(stdout(&test).contains("drops_below_the_threshold ... ok"));
+    let build = run(cargo().args(["build", "--release", "--target", "wasm32-wasip2"]));
+    assert!(build.status.success());
+    let manifest = std::fs::read_to_string(krate.join("manifest.toml"))
+        .unwrap()
+        .replace(
+            "wasm = \"target/",
+            &format!("wasm = \"{}/", target.display()),
+        );
+    std::fs::write(krate.join("manifest.toml"), manifest).unwrap();
+    let result = run(brulee()
+        .arg("report")
+        .arg(fixture("nmap793_vulners_mockapi.xml"))
+        .arg("--manifest")
+        .arg(krate.join("manifest.toml"))
+        .args(["-f", "json"])
+        .env("BRULEE_CACHE_DIR", dir.path().join("cache")));
+    assert_eq!(result.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert_eq!(report["steps"][0]["status"], "ok");
+}
+
+/// Per-finding cost of a Lua filter and of a WASM enricher (issue targets: Lua ≤ 2 µs, WASM
+/// ≤ 10 µs), loading included. Run:
+/// `cargo test --release -p brulee --test plugins per_finding -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn per_finding_cost() {
+    let steps = [
+        (
+            "WASM enricher",
+            format!(
+                "[[enrich]]\nwasm = {:?}\nconfig = {{ owner = \"x\" }}\n",
+                wasm("tag_enricher").display().to_string()
+            ),
+        ),
+        (
+            "Lua filter",
+            format!(
+                "[[filter]]\nlua = {:?}\nconfig = {{ ids = [\"none\"] }}\n",
+                lua("accepted-risk").display().to_string()
+            ),
+        ),
+    ];
+    for (what, text) in steps {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path(), &text);
+        let mut report = fixture_report();
+        let one = report.findings.clone();
+        while report.findings.len() < 100_000 {
+            report.findings.extend(one.iter().cloned());
+        }
+        let n = report.findings.len();
+        let started = Instant::now();
+        brulee::pipeline::process(&m, &mut report).unwrap();
+        let total = started.elapsed();
+        eprintln!(
+            "{what}: {n} findings in {total:?}, {:.2} µs per finding",
+            total.as_secs_f64() * 1e6 / n as f64
+        );
+    }
+}

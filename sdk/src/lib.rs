@@ -44,6 +44,7 @@ pub mod http;
 /// The generated bindings of the one world this plugin implements. Not for plugin authors.
 #[doc(hidden)]
 pub mod bindings {
+    #[allow(unused_macros)] // without a world feature (native builds of the SDK itself)
     macro_rules! world {
         ($name:literal) => {
             wit_bindgen::generate!({

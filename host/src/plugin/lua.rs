@@ -31,10 +31,22 @@ use crate::findings::Finding;
 pub struct LuaStep {
     lua: Lua,
     entry: Function,
+    /// [`FINDING_CALL`]: calls the entry point with a finding table built from its fields.
+    finding_call: Function,
     budget: Rc<Budget>,
     limits: Limits,
     stage: Stage,
 }
+
+/// Builds the finding table and calls the step's function with it (see
+/// [`LuaStep::call_with_finding`]).
+const FINDING_CALL: &str = "return function(entry, address, hostnames, port, protocol, service, \
+    product, version, cpe, cve, id, kind, cvss, cvss_version, severity, exploit, kev, epss, url, \
+    source, enrichment) return entry({address = address, hostnames = hostnames, port = port, \
+    protocol = protocol, service = service, product = product, version = version, cpe = cpe, \
+    cve = cve, id = id, kind = kind, cvss = cvss, cvss_version = cvss_version, \
+    severity = severity, exploit = exploit, kev = kev, epss = epss, url = url, source = source, \
+    enrichment = enrichment}) end";
 
 /// The running call's budget, shared by the hook and the guarded C functions.
 struct Budget {
@@ -107,10 +119,16 @@ impl LuaStep {
         };
         setup().map_err(|e| PluginError::Load(format!("Lua sandbox: {e}")))?;
 
+        let finding_call = lua
+            .load(FINDING_CALL)
+            .set_name("=brulee")
+            .eval::<Function>()
+            .map_err(|e| PluginError::Load(format!("Lua: {e}")))?;
         let mut step = LuaStep {
             entry: lua
                 .create_function(|_, ()| Ok(()))
                 .map_err(|e| PluginError::Load(e.to_string()))?,
+            finding_call,
             lua,
             budget,
             limits,
@@ -175,12 +193,54 @@ impl LuaStep {
         })
     }
 
-    fn finding_table(&self, finding: &Finding) -> mlua::Result<Value> {
-        let options = mlua::serde::SerializeOptions::new()
-            .serialize_none_to_null(false)
-            .serialize_unit_to_null(false)
-            .set_array_metatable(false);
-        self.lua.to_value_with(finding, options)
+    /// Call `entry(f)` where `f` is the finding as scripts see it: the report's finding
+    /// object, absent fields nil. The table is built by a Lua constructor from positional
+    /// arguments, in the same call: building it through mlua's API, or serde, costs several
+    /// times more per finding.
+    fn call_with_finding<R: mlua::FromLuaMulti>(
+        &mut self,
+        finding: &Finding,
+    ) -> Result<R, PluginError> {
+        let lua = &self.lua;
+        let v = &finding.vulnerability;
+        let convert = |e: mlua::Error| PluginError::Failed(e.to_string());
+        let enrichment = match finding.enrichment.is_empty() {
+            true => Value::Nil,
+            false => lua.to_value(&finding.enrichment).map_err(convert)?,
+        };
+        let str = |s: &str| lua.create_string(s).map(Value::String);
+        let opt = |s: Option<&str>| match s {
+            Some(s) => lua.create_string(s).map(Value::String),
+            None => Ok(Value::Nil),
+        };
+        let args: Vec<Value> = vec![
+            Value::Function(self.entry.clone()),
+            str(&finding.address).map_err(convert)?,
+            Value::Table(
+                lua.create_sequence_from(finding.hostnames.iter().map(String::as_str))
+                    .map_err(convert)?,
+            ),
+            Value::Integer(i64::from(finding.port)),
+            str(&finding.protocol).map_err(convert)?,
+            str(&finding.service).map_err(convert)?,
+            opt(finding.product.as_deref()).map_err(convert)?,
+            opt(finding.version.as_deref()).map_err(convert)?,
+            opt(finding.cpe.as_deref()).map_err(convert)?,
+            str(&finding.cve).map_err(convert)?,
+            str(&v.id).map_err(convert)?,
+            str(&v.kind).map_err(convert)?,
+            v.cvss.map_or(Value::Nil, Value::Number),
+            opt(v.cvss_version.as_deref()).map_err(convert)?,
+            str(v.severity.as_str()).map_err(convert)?,
+            Value::Boolean(v.exploit),
+            v.kev.map_or(Value::Nil, Value::Boolean),
+            v.epss.map_or(Value::Nil, Value::Number),
+            opt(v.url.as_deref()).map_err(convert)?,
+            str(&v.source).map_err(convert)?,
+            enrichment,
+        ];
+        let call = self.finding_call.clone();
+        self.guarded(|_| call.call::<R>(MultiValue::from_vec(args)))
     }
 }
 
@@ -224,11 +284,7 @@ impl StepCode for LuaStep {
     }
 
     fn enrich(&mut self, finding: &Finding) -> Result<Fields, PluginError> {
-        let table = self
-            .finding_table(finding)
-            .map_err(|e| PluginError::Failed(e.to_string()))?;
-        let entry = self.entry.clone();
-        let returned = self.guarded(|_| entry.call::<Value>(table))?;
+        let returned = self.call_with_finding::<Value>(finding)?;
         let Value::Table(returned) = returned else {
             return Err(PluginError::BadOutput(
                 "enrich(f) must return the finding table".into(),
@@ -252,11 +308,7 @@ impl StepCode for LuaStep {
     }
 
     fn filter(&mut self, finding: &Finding) -> Result<Verdict, PluginError> {
-        let table = self
-            .finding_table(finding)
-            .map_err(|e| PluginError::Failed(e.to_string()))?;
-        let entry = self.entry.clone();
-        let (keep, reason) = self.guarded(|_| entry.call::<(Value, Option<String>)>(table))?;
+        let (keep, reason) = self.call_with_finding::<(Value, Option<String>)>(finding)?;
         match keep {
             Value::Boolean(true) => Ok(Verdict::Keep),
             Value::Boolean(false) => Ok(Verdict::Drop(
