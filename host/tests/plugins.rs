@@ -54,8 +54,11 @@ fn fixture_report() -> brulee::report::Report {
             targets: vec![],
             xml_files: vec![],
             vulners,
+            database: None,
         },
+        None,
     )
+    .unwrap()
 }
 
 /// Run a one-filter manifest with `on_error = "fail"` and return the error it stops with.

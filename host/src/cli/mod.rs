@@ -225,7 +225,7 @@ fn open_database(
     warnings: &mut Vec<String>,
 ) -> anyhow::Result<Option<crate::vulndb::Store>> {
     let path = path.resolve();
-    let how = "import NVD data with `brulee db import FILE...` (e.g. the NVD JSON feeds) or fetch it with `brulee db update`";
+    let how = "import NVD data with 'brulee db import FILE...' (e.g. the NVD JSON feeds) or fetch it with 'brulee db update'";
     if !path.exists() {
         warnings.push(format!(
             "no offline CVE database at {}: {how}",
