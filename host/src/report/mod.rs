@@ -279,7 +279,7 @@ impl Report {
     /// Put every list in its canonical order and count the summary. The order depends only on
     /// the content, so the same hosts give the same report however they were scanned (one run,
     /// shards merged, files in any order).
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         for group in &mut self.services {
             group.vulnerabilities.sort_by(|a, b| a.priority_cmp(b));
             group.max_severity = group.vulnerabilities.first().map(|v| v.severity);
