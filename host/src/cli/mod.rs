@@ -44,7 +44,7 @@ Examples:
   brulee scan 127.0.0.2-5 -p 22,80 -o out     scan two ports on four hosts, report in ./out
   brulee scan @ips.txt --no-vulners          targets from a file, one per line
   brulee report scan.xml --format markdown   a report from nmap XML you already have
-  brulee scan 10.0.0.0/22 --shard 0/4        part 1 of 4 of a scan split over 4 processes
+  brulee scan 127.0.0.0/22 --shard 0/4       part 1 of 4 of a scan split over 4 processes
   brulee merge shard-*/ -o all               one report from the shards' reports
   brulee diff last-week.json report.json     new and fixed vulnerabilities
   brulee db import nvdcve-2.0-*.json.gz      fill the offline CVE database from NVD feeds

@@ -28,8 +28,8 @@ use crate::vulners::{self, ProbeOutcome};
 #[derive(Debug, Args)]
 #[command(after_help = "Only scan networks you are allowed to scan.")]
 pub struct ScanArgs {
-    /// What to scan: IPv4/IPv6 addresses, CIDR blocks (10.0.0.0/24), nmap ranges
-    /// (192.168.1-3.1,5), host names, or @FILE with one target per line (# comments allowed).
+    /// What to scan: IPv4/IPv6 addresses, CIDR blocks (127.0.0.0/24), nmap ranges
+    /// (127.0.1-3.1,5), host names, or @FILE with one target per line (# comments allowed).
     #[arg(required_unless_present = "manifest", value_name = "TARGET")]
     targets: Vec<String>,
 
