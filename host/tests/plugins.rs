@@ -342,6 +342,11 @@ fn manifest_with_lua_filter_wasm_enricher_and_wasm_sink_runs_end_to_end() {
         steps,
         [("owner", "ok"), ("accepted-risk", "ok"), ("webhook", "ok")]
     );
+    // The rendered report names the steps that shaped it (sinks run after it is written).
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let plugins = &markdown[markdown.find("## Plugins used").expect("a Plugins used section")..];
+    assert!(plugins.contains("| owner | enrich |"), "{plugins}");
+    assert!(plugins.contains("| accepted-risk | filter |"), "{plugins}");
 
     let (request_line, body) = received.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(request_line.starts_with("POST /scans "), "{request_line}");

@@ -110,6 +110,13 @@ fn extended_report() -> Value {
         "newest_modified": "2026-11-20T04:00:00.000", "last_import": "2026-11-20T05:00:00Z"
     });
     report["scan"]["vuln_sources"] = json!(["nvd", "vulners"]);
+    report["steps"] = json!([
+        {"name": "ubuntu-backports", "stage": "filter", "code": "lua filters/ubuntu_backports.lua",
+         "status": "ok", "on_error": "skip", "count": 1},
+        {"name": "owner", "stage": "enrich", "code": "wasm plugins/owner.wasm",
+         "status": "failed", "on_error": "skip", "count": 0,
+         "error": "trap: out of fuel after 10% & {50_000_000} #instructions"},
+    ]);
     report
 }
 
