@@ -584,3 +584,57 @@ fn per_finding_cost() {
         );
     }
 }
+
+#[test]
+fn merge_with_a_manifest_delivers_the_merged_report_through_its_sinks() {
+    // What the Kubernetes merge Job runs: shard reports in, one report out through the sink.
+    let dir = tempfile::tempdir().unwrap();
+    let mut shards = Vec::new();
+    for xml in ["loopback-services.xml", "nmap793_vulners_mockapi.xml"] {
+        let out = dir.path().join(xml);
+        let result = run(brulee()
+            .arg("report")
+            .arg(fixture(xml))
+            .args(["-f", "json", "-o"])
+            .arg(&out));
+        assert_eq!(result.status.code(), Some(0));
+        shards.push(out);
+    }
+    let (port, received) = receiver(1);
+    let manifest = dir.path().join("merge.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[[report]]\nformat = \"json\"\n\n[[sink]]\nplugin = \"webhook\"\nallow_hosts = [\"127.0.0.1:{port}\"]\nconfig = {{ url = \"http://127.0.0.1:{port}/merged\" }}\n"
+        ),
+    )
+    .unwrap();
+
+    let without_output = run(brulee()
+        .arg("merge")
+        .args(&shards)
+        .arg("--manifest")
+        .arg(&manifest));
+    assert_eq!(without_output.status.code(), Some(2));
+    assert!(stderr(&without_output).contains("give -o DIR"), "{}", stderr(&without_output));
+
+    let out = dir.path().join("merged");
+    let result = run(brulee()
+        .arg("merge")
+        .args(&shards)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("-o")
+        .arg(&out)
+        .env("BRULEE_CACHE_DIR", dir.path().join("cache")));
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["scan"]["xml_files"].as_array().unwrap().len(), 2);
+    assert_eq!(report["steps"][0]["name"], "webhook");
+    assert_eq!(report["steps"][0]["status"], "ok");
+    let (request_line, body) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(request_line.starts_with("POST /merged "), "{request_line}");
+    let delivered: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(delivered["hosts"], report["hosts"]);
+    assert_eq!(delivered["findings"], report["findings"]);
+}

@@ -50,6 +50,11 @@ pub fn load(path: &Path) -> anyhow::Result<ScanManifest> {
     Ok(pipeline::load_manifest(path)?)
 }
 
+/// Whether the manifest delivers its reports somewhere (then the files need a folder: -o).
+pub fn has_sinks(manifest: &ScanManifest) -> bool {
+    manifest.steps(Stage::Sink).next().is_some()
+}
+
 /// Deliver the report files in `dir` (already written) and the raw XML to the manifest's
 /// sinks, then write report.json again with the sinks' records.
 pub fn run_sinks(
@@ -59,7 +64,7 @@ pub fn run_sinks(
     written: &[PathBuf],
     raw_xml: &[PathBuf],
 ) -> anyhow::Result<()> {
-    if manifest.steps(Stage::Sink).next().is_none() {
+    if !has_sinks(manifest) {
         return Ok(());
     }
     let files: Vec<PathBuf> = written.iter().chain(raw_xml).cloned().collect();

@@ -30,21 +30,50 @@ pub struct MergeArgs {
 
     #[command(flatten)]
     extras: Extras,
+
+    /// Write the merged report in a manifest's report formats and deliver it with its sinks,
+    /// as each shard did (docs/PLUGINS.md). Its enrich and filter steps ran in the shards and
+    /// are not run again; options given here override it.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
+    // The manifest is read and checked before any work.
+    let manifest = args
+        .manifest
+        .as_deref()
+        .map(super::manifest::load)
+        .transpose()?;
+    let output = args
+        .output
+        .clone()
+        .or_else(|| manifest.as_ref().and_then(|m| m.scan.output.clone()));
+    if manifest.as_ref().is_some_and(super::manifest::has_sinks) && output.is_none() {
+        return Err(UsageError(
+            "the manifest has sinks, which deliver report files: give -o DIR".into(),
+        )
+        .into());
+    }
     let mut reports = Vec::new();
     for file in report_files(&args.inputs)? {
         reports.push((file.display().to_string(), read_report(&file)?));
     }
-    let merged = Report::merge(reports)?;
-    emit_report(
+    let mut merged = Report::merge(reports)?;
+    let default_formats = manifest
+        .as_ref()
+        .map(|m| m.formats.clone())
+        .unwrap_or_default();
+    let written = emit_report(
         &merged,
-        args.output.as_deref(),
+        output.as_deref(),
         &args.format,
         &args.extras,
-        &[],
+        &default_formats,
     )?;
+    if let (Some(manifest), Some((dir, written))) = (&manifest, written) {
+        super::manifest::run_sinks(manifest, &mut merged, &dir, &written, &[])?;
+    }
     Ok(if merged.scan.complete {
         exit::OK
     } else {

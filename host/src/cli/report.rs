@@ -98,9 +98,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         .output
         .clone()
         .or_else(|| manifest.as_ref().and_then(|m| m.scan.output.clone()));
-    let has_sinks = manifest
-        .as_ref()
-        .is_some_and(|m| m.steps(crate::plugin::Stage::Sink).next().is_some());
+    let has_sinks = manifest.as_ref().is_some_and(super::manifest::has_sinks);
     if has_sinks && output.is_none() && !args.extras.pdf {
         return Err(UsageError(
             "the manifest has sinks, which deliver report files: give -o DIR".into(),
