@@ -59,7 +59,6 @@ fn four_shards_merged_equal_one_run_and_so_does_parallel() {
                 "scan",
                 "127.0.0.20-25",
                 "-n",
-                "-q",
                 "--no-vulners",
                 "-p",
                 &ports.join(","),
@@ -72,10 +71,11 @@ fn four_shards_merged_equal_one_run_and_so_does_parallel() {
             .arg("-o")
             .arg(out));
         assert_eq!(result.status.code(), Some(0), "{extra:?}");
+        result
     };
 
     let single = dir.path().join("single");
-    scan(&[], &single);
+    scan(&["-q"], &single);
     let whole = read_json(&single.join("report.json"));
     assert_eq!(whole["summary"]["hosts_up"], 6);
 
@@ -83,7 +83,7 @@ fn four_shards_merged_equal_one_run_and_so_does_parallel() {
     std::thread::scope(|threads| {
         for i in 0..4 {
             let (scan, out) = (&scan, dir.path().join(format!("shards/{i}")));
-            threads.spawn(move || scan(&["--shard", &format!("{i}/4")], &out));
+            threads.spawn(move || scan(&["-q", "--shard", &format!("{i}/4")], &out));
         }
     });
     let merged_dir = dir.path().join("merged");
@@ -103,7 +103,9 @@ fn four_shards_merged_equal_one_run_and_so_does_parallel() {
     );
 
     let parallel = dir.path().join("parallel");
-    scan(&["--parallel", "3"], &parallel);
+    let progress = stderr(&scan(&["--parallel", "3"], &parallel));
+    // Not a terminal: plain progress lines, with the groups done and the time left.
+    assert!(progress.contains(" left) · "), "{progress}");
     let report = read_json(&parallel.join("report.json"));
     assert!(
         report["scan"]["nmap_commands"].as_array().unwrap().len() > 1,

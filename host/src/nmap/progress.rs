@@ -24,6 +24,7 @@ struct State {
     groups_done: usize,
     task: Option<TaskProgress>,
     last_line: Option<Instant>,
+    started: Instant,
 }
 
 /// Plain lines come no more often than this.
@@ -54,6 +55,7 @@ impl ScanProgress {
                 groups_done: 0,
                 task: None,
                 last_line: None,
+                started: Instant::now(),
             }),
         }
     }
@@ -107,21 +109,31 @@ impl ScanProgress {
 
     fn show(&self, state: &mut State, force: bool) {
         let groups = if state.groups_total > 1 {
-            format!("groups {}/{} · ", state.groups_done, state.groups_total)
+            let eta = eta(
+                state.started.elapsed(),
+                state.groups_done,
+                state.groups_total,
+            )
+            .map(|left| format!(" (about {} left)", human(left)))
+            .unwrap_or_default();
+            format!(
+                "groups {}/{}{eta} · ",
+                state.groups_done, state.groups_total
+            )
         } else {
             String::new()
         };
         let message = groups
             + &match &state.task {
                 Some(t) => format!(
-                    "{} · {} hosts done{}",
+                    "{} · {}{}",
                     t.task,
-                    state.hosts_done,
+                    hosts_done(state.hosts_done),
                     t.remaining
                         .map(|r| format!(" · ~{r}s left in this phase"))
                         .unwrap_or_default()
                 ),
-                None => format!("{} hosts done", state.hosts_done),
+                None => hosts_done(state.hosts_done),
             };
         // With several nmap processes, one phase's percentage says little: count groups.
         let percent = if state.groups_total > 1 {
@@ -137,14 +149,60 @@ impl ScanProgress {
                 .last_line
                 .is_none_or(|at| at.elapsed() >= PLAIN_INTERVAL);
             if force || due {
-                let percent = state
-                    .task
-                    .as_ref()
-                    .map(|t| format!("{:.0}% ", t.percent))
-                    .unwrap_or_default();
+                let percent = match (&state.task, state.groups_total > 1) {
+                    (Some(_), _) | (None, true) => format!("{percent:.0}% "),
+                    (None, false) => String::new(),
+                };
                 eprintln!("brulee: {percent}{message}");
                 state.last_line = Some(Instant::now());
             }
         }
+    }
+}
+
+fn hosts_done(n: usize) -> String {
+    match n {
+        1 => "1 host done".into(),
+        n => format!("{n} hosts done"),
+    }
+}
+
+/// Time left if the groups still to come take as long as those done took on average. Groups
+/// run concurrently, so the average already counts the parallelism.
+fn eta(elapsed: Duration, done: usize, total: usize) -> Option<Duration> {
+    if done == 0 || done >= total {
+        return None;
+    }
+    Some(elapsed.mul_f64((total - done) as f64 / done as f64))
+}
+
+/// "42s", "3m 05s", "2h 10m".
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_extrapolates_from_the_groups_done() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(eta(minute, 0, 4), None, "nothing to extrapolate from yet");
+        assert_eq!(eta(minute, 1, 4), Some(3 * minute));
+        assert_eq!(eta(minute, 3, 4), Some(minute / 3));
+        assert_eq!(eta(minute, 4, 4), None, "finished");
+    }
+
+    #[test]
+    fn durations_read_like_a_person_would_say_them() {
+        assert_eq!(human(Duration::from_secs(42)), "42s");
+        assert_eq!(human(Duration::from_secs(185)), "3m 05s");
+        assert_eq!(human(Duration::from_secs(7800)), "2h 10m");
     }
 }
