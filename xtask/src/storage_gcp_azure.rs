@@ -35,7 +35,7 @@ pub fn apt_packages() -> Vec<&'static str> {
 
 /// Installs what is missing; a second run only compares two stamps.
 pub fn install() -> Result<()> {
-    let tools = testkit::tools_dir(&crate::target_dir());
+    let tools = testkit::gcs_azure::tools_dir(&crate::target_dir());
     python_venv(&tools.join("venv-gcs"))?;
     azurite(&tools.join("azurite"))
 }

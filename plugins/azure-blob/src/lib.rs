@@ -40,22 +40,14 @@ struct Config {
     /// A granted variable holding a SAS token; used instead of the account key.
     sas_env: Option<String>,
     /// Blobs larger than this many bytes go as blocks (default 8 MiB).
-    #[serde(default = "default_block")]
+    #[serde(default = "sink_upload::default_part_size")]
     block_threshold: usize,
     /// Bytes per block (default 8 MiB; Azure allows up to 4000 MiB).
-    #[serde(default = "default_block")]
+    #[serde(default = "sink_upload::default_part_size")]
     block_size: usize,
     /// Tries per request, for 5xx answers and transport errors (default 4).
-    #[serde(default = "default_attempts")]
+    #[serde(default = "sink_upload::default_attempts")]
     attempts: u32,
-}
-
-fn default_block() -> usize {
-    8 << 20
-}
-
-fn default_attempts() -> u32 {
-    Retry::default().attempts
 }
 
 enum Credential {

@@ -38,22 +38,14 @@ struct Config {
     /// The granted variable holding the service-account key JSON.
     credentials_env: Option<String>,
     /// Objects larger than this many bytes go by resumable upload (default 8 MiB).
-    #[serde(default = "default_threshold")]
+    #[serde(default = "sink_upload::default_part_size")]
     resumable_threshold: usize,
     /// Bytes per resumable chunk, a multiple of 256 KiB (default 8 MiB).
-    #[serde(default = "default_threshold")]
+    #[serde(default = "sink_upload::default_part_size")]
     chunk_size: usize,
     /// Tries per request, for 5xx answers and transport errors (default 4).
-    #[serde(default = "default_attempts")]
+    #[serde(default = "sink_upload::default_attempts")]
     attempts: u32,
-}
-
-fn default_threshold() -> usize {
-    8 << 20
-}
-
-fn default_attempts() -> u32 {
-    Retry::default().attempts
 }
 
 struct Gcs;
@@ -61,7 +53,7 @@ struct Gcs;
 impl Sink for Gcs {
     fn deliver(report: String, artifacts: Vec<Artifact>) -> Result<(), String> {
         let config: Config = brulee_sdk::config()?;
-        if config.chunk_size == 0 || config.chunk_size % CHUNK_UNIT != 0 {
+        if config.chunk_size == 0 || !config.chunk_size.is_multiple_of(CHUNK_UNIT) {
             return Err(format!(
                 "config.chunk_size = {}: it must be a positive multiple of 262144 (256 KiB), as the GCS JSON API requires",
                 config.chunk_size

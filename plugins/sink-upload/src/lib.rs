@@ -71,6 +71,17 @@ pub fn percent_encode(text: &str, keep_slash: bool) -> String {
     out
 }
 
+/// The size above which the sinks switch to their large-object upload, and of each piece:
+/// 8 MiB (a multiple of the 256 KiB GCS wants; S3 wants at least 5 MiB).
+pub fn default_part_size() -> usize {
+    8 << 20
+}
+
+/// For serde's `default = "sink_upload::default_attempts"`.
+pub fn default_attempts() -> u32 {
+    Retry::default().attempts
+}
+
 /// How often a request is tried and how long to wait in between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
