@@ -208,6 +208,13 @@ fn gcs_sends_a_20_mb_artifact_by_resumable_upload_with_an_access_token() {
     let sink = gcs_sink(&emulator, &[], "token_env = \"GCS_TOKEN\"\n");
     let result = report_with_sink(dir.path(), &xml, &sink, &[("GCS_TOKEN", "ya29.given")]);
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    // 8 MiB chunks (the default): 8 + 8 + the rest.
+    let size = std::fs::metadata(&xml).unwrap().len();
+    assert!(
+        stderr(&result).contains(&format!("large-scan.xml: {size} bytes by resumable upload in 3 chunks")),
+        "{}",
+        stderr(&result)
+    );
     let got = dir.path().join("got");
     gcs_read_back(&emulator, &got);
     assert_delivered(&got, dir.path(), &xml, "gcs");
@@ -286,7 +293,9 @@ else:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(client.download_blob(blob.name).readall())
-        print(blob.name, blob.size)
+        # Azurite's own account of how the blob was made: how many blocks it committed.
+        committed, _ = client.get_blob_client(blob.name).get_block_list("committed")
+        print(blob.name, blob.size, len(committed))
 "#;
 
 /// Azurite's path-style endpoint of the development account.
@@ -323,7 +332,7 @@ fn azure_blob_with_the_account_key_uploads_a_20_mb_artifact_as_blocks_byte_ident
     );
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     let got = dir.path().join("got");
-    python(
+    let listing = python(
         AZURE,
         &[
             &azure_endpoint(&azurite),
@@ -335,6 +344,19 @@ fn azure_blob_with_the_account_key_uploads_a_20_mb_artifact_as_blocks_byte_ident
         ],
     );
     assert_delivered(&got, dir.path(), &xml, "azure-blob");
+    // The large file went as three 8 MiB blocks, the small ones by Put Blob (no blocks).
+    let size = std::fs::metadata(&xml).unwrap().len();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(
+        listing.lines().any(|l| l.ends_with(&format!("/large-scan.xml {size} 3"))),
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("/report.md ") && l.ends_with(" 0")),
+        "{listing}"
+    );
 }
 
 #[test]

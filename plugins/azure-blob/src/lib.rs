@@ -178,7 +178,16 @@ impl Container {
                 ("x-ms-blob-content-type", artifact.media_type.as_str()),
             ],
         );
-        self.check(blob, response)
+        self.check(blob, response)?;
+        brulee_sdk::log(
+            Level::Info,
+            &format!(
+                "{blob}: {} bytes as {} blocks",
+                artifact.contents.len(),
+                ids.len()
+            ),
+        );
+        Ok(())
     }
 
     /// A signed PUT of `body` to the blob, with `query` (sorted by name) and `headers`.

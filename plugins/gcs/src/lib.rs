@@ -186,7 +186,9 @@ impl Bucket {
             self.name
         ))?;
         let mut offset = 0;
+        let mut chunks = 0;
         while offset < total {
+            chunks += 1;
             let end = (offset + chunk).min(total);
             let piece = &artifact.contents[offset..end];
             let response = self.send(|| {
@@ -203,7 +205,16 @@ impl Bucket {
                         None => 0,
                     };
                 }
-                200 | 201 if end == total => return Ok(()),
+                200 | 201 if end == total => {
+                    brulee_sdk::log(
+                        Level::Info,
+                        &format!(
+                            "gs://{}/{object}: {total} bytes by resumable upload in {chunks} chunks",
+                            self.name
+                        ),
+                    );
+                    return Ok(());
+                }
                 _ => return self.check(object, Ok(response), &[]),
             }
         }
