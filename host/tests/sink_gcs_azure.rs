@@ -286,6 +286,12 @@ service = BlobServiceClient.from_connection_string(
     f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint={endpoint};")
 if action == "create":
     service.create_container(container)
+elif action == "sas":
+    from datetime import datetime, timedelta, timezone
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+    print(generate_container_sas(account, container, account_key=key,
+                                 permission=ContainerSasPermissions(create=True, write=True),
+                                 expiry=datetime.now(timezone.utc) + timedelta(hours=1)))
 else:
     client = service.get_container_client(container)
     for blob in client.list_blobs():
@@ -383,4 +389,45 @@ fn azure_blob_with_a_wrong_key_gets_a_clear_403_and_keeps_the_files() {
     for file in ["report.json", "report.md"] {
         assert!(dir.path().join("out").join(file).is_file(), "{file} kept");
     }
+}
+
+#[test]
+fn azure_blob_with_a_sas_token_uploads_and_a_forged_one_is_refused() {
+    let azurite = started(gcs_azure::azurite(&tools()));
+    azure_container(&azurite);
+    let sas = python(
+        AZURE,
+        &[&azure_endpoint(&azurite), AZURITE_ACCOUNT, AZURITE_KEY, BUCKET, "sas"],
+    );
+    let sas = String::from_utf8_lossy(&sas.stdout).trim().to_string();
+    let sink = azure_sink(&azurite).replace("AZURE_STORAGE_KEY", "AZURE_SAS")
+        + "sas_env = \"AZURE_SAS\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let xml = fixture("nmap793_vulners_mockapi.xml");
+    let result = report_with_sink(dir.path(), &xml, &sink, &[("AZURE_SAS", &sas)]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    let got = dir.path().join("got");
+    python(
+        AZURE,
+        &[
+            &azure_endpoint(&azurite),
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            BUCKET,
+            "download",
+            got.to_str().unwrap(),
+        ],
+    );
+    assert_delivered(&got, dir.path(), &xml, "azure-blob");
+
+    // The same token with its signature altered is refused.
+    let forged = sas.replacen("sig=", "sig=AAAA", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let result = report_with_sink(dir.path(), &xml, &sink, &[("AZURE_SAS", &forged)]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(
+        stderr(&result).contains("HTTP 403") && stderr(&result).contains("Azure refused the SAS token"),
+        "{}",
+        stderr(&result)
+    );
 }
