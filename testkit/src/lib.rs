@@ -18,6 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+pub mod gcs_azure;
+
 /// How long a daemon gets to accept a connection and show its banner.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a daemon gets to exit after SIGTERM before it is killed.
@@ -283,21 +285,7 @@ impl LoopbackService {
     /// SIGTERM, then SIGKILL if the daemon is still there after a grace period; always reaps
     /// it, so its PID is gone once this returns.
     fn terminate(&mut self) {
-        // A reaped PID may already belong to another process: never signal it.
-        if !matches!(self.child.try_wait(), Ok(None)) {
-            return;
-        }
-        // Not reaped yet, so this PID is still ours even if the daemon just exited.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
@@ -305,6 +293,26 @@ impl Drop for LoopbackService {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// SIGTERM, then SIGKILL if the process is still there after a grace period; always reaps
+/// it, so its PID is gone once this returns.
+fn stop(child: &mut Child) {
+    // A reaped PID may already belong to another process: never signal it.
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    // Not reaped yet, so this PID is still ours even if the process just exited.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn free_port(addr: IpAddr) -> Result<u16, Error> {

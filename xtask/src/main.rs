@@ -7,6 +7,7 @@ mod fixtures;
 mod k8s;
 mod plugins;
 mod setup;
+mod storage_gcp_azure;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -36,8 +36,13 @@ pub fn setup(test: bool) -> Result<()> {
         wanted.extend(ServiceKind::ALL.map(ServiceKind::debian_package));
         wanted.extend(REPORT_TEST_PACKAGES);
         wanted.extend(K8S_PACKAGES);
+        wanted.extend(crate::storage_gcp_azure::apt_packages());
     }
-    install(&wanted)
+    install(&wanted)?;
+    if test {
+        crate::storage_gcp_azure::install()?;
+    }
+    Ok(())
 }
 
 /// What the report tests (host/tests/formats.rs) run: pdflatex and latexmk for the LaTeX → PDF

@@ -1,0 +1,256 @@
+//! The `gcs` sink: uploads the report files and the raw nmap XML to a Google Cloud Storage
+//! bucket through the JSON API, as `{prefix}/{date}/{scan_id}/NAME`.
+//!
+//! ```toml
+//! [[sink]]
+//! plugin = "gcs"
+//! allow_hosts = ["storage.googleapis.com", "oauth2.googleapis.com"]
+//! env = ["GOOGLE_APPLICATION_CREDENTIALS_JSON"]   # the key file's JSON text
+//! config = { bucket = "scans", prefix = "nightly" }
+//! ```
+//!
+//! Objects up to `resumable_threshold` bytes go in one multipart upload; larger ones by a
+//! resumable upload in chunks (the JSON API's 308 + Range protocol).
+
+mod auth;
+
+use brulee_sdk::http::{Request, Response};
+use brulee_sdk::{Artifact, Level, Sink};
+use sink_upload::{percent_encode, Retry, ScanPlace};
+
+const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
+const DEFAULT_CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS_JSON";
+/// The JSON API wants resumable chunks in multiples of 256 KiB (all but the last).
+const CHUNK_UNIT: usize = 256 << 10;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    bucket: String,
+    #[serde(default)]
+    prefix: String,
+    /// The API's base URL (an emulator's); default `https://storage.googleapis.com`.
+    endpoint: Option<String>,
+    /// Overrides the service-account key's `token_uri`.
+    token_uri: Option<String>,
+    /// A granted variable holding an OAuth access token; used instead of a key.
+    token_env: Option<String>,
+    /// The granted variable holding the service-account key JSON.
+    credentials_env: Option<String>,
+    /// Objects larger than this many bytes go by resumable upload (default 8 MiB).
+    #[serde(default = "sink_upload::default_part_size")]
+    resumable_threshold: usize,
+    /// Bytes per resumable chunk, a multiple of 256 KiB (default 8 MiB).
+    #[serde(default = "sink_upload::default_part_size")]
+    chunk_size: usize,
+    /// Tries per request, for 5xx answers and transport errors (default 4).
+    #[serde(default = "sink_upload::default_attempts")]
+    attempts: u32,
+}
+
+struct Gcs;
+
+impl Sink for Gcs {
+    fn deliver(report: String, artifacts: Vec<Artifact>) -> Result<(), String> {
+        let config: Config = brulee_sdk::config()?;
+        if config.chunk_size == 0 || !config.chunk_size.is_multiple_of(CHUNK_UNIT) {
+            return Err(format!(
+                "config.chunk_size = {}: it must be a positive multiple of 262144 (256 KiB), as the GCS JSON API requires",
+                config.chunk_size
+            ));
+        }
+        let retry = Retry {
+            attempts: config.attempts,
+            ..Retry::default()
+        };
+        let token = access_token(&config, &retry)?;
+        let place = ScanPlace::of_report(&report)?;
+        let bucket = Bucket {
+            base: config
+                .endpoint
+                .as_deref()
+                .unwrap_or(DEFAULT_ENDPOINT)
+                .trim_end_matches('/')
+                .to_string(),
+            name: config.bucket.clone(),
+            token,
+            retry,
+        };
+        for artifact in &artifacts {
+            let object = place.object_name(&config.prefix, &artifact.name);
+            if artifact.contents.len() > config.resumable_threshold {
+                bucket.resumable_upload(&object, artifact, config.chunk_size)?;
+            } else {
+                bucket.multipart_upload(&object, artifact)?;
+            }
+        }
+        brulee_sdk::log(
+            Level::Info,
+            &format!(
+                "uploaded {} files to gs://{}/{}",
+                artifacts.len(),
+                config.bucket,
+                place.object_name(&config.prefix, "")
+            ),
+        );
+        Ok(())
+    }
+}
+
+fn access_token(config: &Config, retry: &Retry) -> Result<String, String> {
+    if let Some(name) = &config.token_env {
+        return brulee_sdk::env(name)?
+            .filter(|t| !t.is_empty())
+            .ok_or(format!("config.token_env names {name}, which is not set"));
+    }
+    let name = config
+        .credentials_env
+        .as_deref()
+        .unwrap_or(DEFAULT_CREDENTIALS_ENV);
+    let json = brulee_sdk::env(name)
+        .map_err(|e| format!("{e} (the service-account key JSON is read from {name}: grant it with env = [\"{name}\"], or set config.token_env)"))?
+        .ok_or(format!(
+            "{name} is not set: it must hold the service-account key JSON (or set config.token_env to a variable holding an access token)"
+        ))?;
+    auth::ServiceAccountKey::parse(&json, name)?.access_token(config.token_uri.as_deref(), retry)
+}
+
+struct Bucket {
+    base: String,
+    name: String,
+    token: String,
+    retry: Retry,
+}
+
+impl Bucket {
+    fn upload_url(&self, query: &str) -> String {
+        format!(
+            "{}/upload/storage/v1/b/{}/o?{query}",
+            self.base,
+            percent_encode(&self.name, false)
+        )
+    }
+
+    fn send(&self, make: impl Fn() -> Request) -> Result<Response, String> {
+        sink_upload::send(&self.retry, || {
+            make().header("authorization", &format!("Bearer {}", self.token))
+        })
+    }
+
+    /// One request: the object's metadata and its bytes as `multipart/related`.
+    fn multipart_upload(&self, object: &str, artifact: &Artifact) -> Result<(), String> {
+        let boundary = "brulee-gcs-boundary-7c1f0e9a";
+        let metadata = serde_json::json!({"name": object, "contentType": artifact.media_type});
+        let mut body = format!(
+            "--{boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n--{boundary}\r\ncontent-type: {}\r\n\r\n",
+            artifact.media_type
+        )
+        .into_bytes();
+        body.extend_from_slice(&artifact.contents);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let url = self.upload_url("uploadType=multipart");
+        let response = self.send(|| {
+            Request::post(&url, body.clone()).header(
+                "content-type",
+                &format!("multipart/related; boundary={boundary}"),
+            )
+        });
+        self.check(object, response, &[200])
+    }
+
+    /// Starts a resumable upload session, then sends the bytes in `chunk`-sized pieces; the
+    /// server acknowledges each but the last with 308 and the range it has.
+    fn resumable_upload(
+        &self,
+        object: &str,
+        artifact: &Artifact,
+        chunk: usize,
+    ) -> Result<(), String> {
+        let total = artifact.contents.len();
+        let url = self.upload_url(&format!(
+            "uploadType=resumable&name={}",
+            percent_encode(object, false)
+        ));
+        let metadata = serde_json::json!({"name": object, "contentType": artifact.media_type});
+        let started = self.send(|| {
+            Request::post(&url, metadata.to_string())
+                .header("content-type", "application/json; charset=UTF-8")
+                .header("x-upload-content-type", &artifact.media_type)
+                .header("x-upload-content-length", &total.to_string())
+        })?;
+        if started.status != 200 {
+            return self.check(object, Ok(started), &[200]);
+        }
+        let session = header(&started, "location").ok_or(format!(
+            "{}: starting a resumable upload of {object}: the answer has no Location header",
+            self.name
+        ))?;
+        let mut offset = 0;
+        let mut chunks = 0;
+        while offset < total {
+            chunks += 1;
+            let end = (offset + chunk).min(total);
+            let piece = &artifact.contents[offset..end];
+            let response = self.send(|| {
+                Request::put(&session, piece.to_vec())
+                    .header("content-range", &format!("bytes {offset}-{}/{total}", end - 1))
+            })?;
+            match response.status {
+                308 => {
+                    // "bytes=0-N": the server has everything up to N; continue after it.
+                    offset = match header(&response, "range")
+                        .and_then(|r| r.rsplit('-').next().and_then(|n| n.parse::<usize>().ok()))
+                    {
+                        Some(last) => last + 1,
+                        None => 0,
+                    };
+                }
+                200 | 201 if end == total => {
+                    brulee_sdk::log(
+                        Level::Info,
+                        &format!(
+                            "gs://{}/{object}: {total} bytes by resumable upload in {chunks} chunks",
+                            self.name
+                        ),
+                    );
+                    return Ok(());
+                }
+                _ => return self.check(object, Ok(response), &[]),
+            }
+        }
+        Ok(())
+    }
+
+    fn check(
+        &self,
+        object: &str,
+        response: Result<Response, String>,
+        ok: &[u16],
+    ) -> Result<(), String> {
+        let where_ = format!("uploading gs://{}/{object}", self.name);
+        let response = response.map_err(|e| format!("{where_}: {e}"))?;
+        if ok.contains(&response.status) {
+            return Ok(());
+        }
+        let hint = match response.status {
+            401 | 403 => ": GCS refused the credentials; check the token or key and that the account may write to the bucket",
+            404 => ": no such bucket",
+            _ => "",
+        };
+        Err(format!(
+            "{where_}: HTTP {}{hint}: {}",
+            response.status,
+            response.text().chars().take(300).collect::<String>()
+        ))
+    }
+}
+
+fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+}
+
+brulee_sdk::export!(Gcs as sink);

@@ -1,0 +1,186 @@
+//! What brulee's object-storage sinks (gcs, azure-blob) share: where each artifact is stored,
+//! `{prefix}/{date}/{scan_id}/{name}`, and sending a request with bounded retries.
+//!
+//! The report has no scan id, so one is derived from what identifies the scan and stays the
+//! same whenever the same scan is reported again: the first 12 hex digits of the SHA-256 of
+//! `scan.started` and the nmap command lines (see [`ScanPlace::of_report`]).
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// Where one scan's artifacts go inside the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPlace {
+    /// `YYYY-MM-DD` of the scan's start (UTC), or `undated` when nmap recorded no start.
+    pub date: String,
+    pub scan_id: String,
+}
+
+impl ScanPlace {
+    /// Reads `scan.started` and `scan.nmap_commands` of the JSON report.
+    pub fn of_report(report_json: &str) -> Result<Self, String> {
+        let report: serde_json::Value = serde_json::from_str(report_json)
+            .map_err(|e| format!("the report brulee handed over is not JSON: {e}"))?;
+        let scan = &report["scan"];
+        let started = scan["started"].as_str();
+        let date = match started {
+            Some(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => s[..10].to_string(),
+            _ => "undated".to_string(),
+        };
+        // A report that carries its own id (a later schema) keeps it.
+        if let Some(id) = scan["id"].as_str().filter(|id| !id.is_empty()) {
+            return Ok(ScanPlace {
+                date,
+                scan_id: id.to_string(),
+            });
+        }
+        let mut hash = Sha256::new();
+        hash.update(started.unwrap_or("").as_bytes());
+        for command in scan["nmap_commands"].as_array().into_iter().flatten() {
+            hash.update(b"\n");
+            hash.update(command.as_str().unwrap_or("").as_bytes());
+        }
+        let digest = hash.finalize();
+        let scan_id = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(ScanPlace { date, scan_id })
+    }
+
+    /// `{prefix}/{date}/{scan_id}/{name}`; an empty prefix adds no leading slash.
+    pub fn object_name(&self, prefix: &str, name: &str) -> String {
+        let prefix = prefix.trim_matches('/');
+        let place = format!("{}/{}/{}", self.date, self.scan_id, name);
+        if prefix.is_empty() {
+            place
+        } else {
+            format!("{prefix}/{place}")
+        }
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (and `/` when `keep_slash`).
+pub fn percent_encode(text: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The size above which the sinks switch to their large-object upload, and of each piece:
+/// 8 MiB (a multiple of the 256 KiB GCS wants; S3 wants at least 5 MiB).
+pub fn default_part_size() -> usize {
+    8 << 20
+}
+
+/// For serde's `default = "sink_upload::default_attempts"`.
+pub fn default_attempts() -> u32 {
+    Retry::default().attempts
+}
+
+/// How often a request is tried and how long to wait in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Tries in all, at least 1.
+    pub attempts: u32,
+    /// The wait after the first failure; it doubles after each further one.
+    pub first_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 4,
+            first_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use client::send;
+
+#[cfg(target_arch = "wasm32")]
+mod client {
+    use brulee_sdk::http::{self, Request, Response};
+
+    use super::Retry;
+
+    /// Sends `make()`'s request until the server answers with something other than a 5xx,
+    /// 408 or 429, or the attempts run out. A transport error (refused, reset, timed out) is
+    /// retried too; a host the manifest does not grant is not, as no retry can change that.
+    /// `make` is called per attempt so that each may carry a fresh date or signature.
+    pub fn send(retry: &Retry, mut make: impl FnMut() -> Request) -> Result<Response, String> {
+        let mut wait = retry.first_backoff;
+        let attempts = retry.attempts.max(1);
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            if attempt > 1 {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            let request = make();
+            match http::send(&request) {
+                Ok(response) if !transient(response.status) => return Ok(response),
+                Ok(response) => {
+                    last = format!(
+                        "{} {} answered HTTP {}: {}",
+                        request.method,
+                        request.url,
+                        response.status,
+                        response.text().chars().take(300).collect::<String>()
+                    )
+                }
+                Err(e) if e.contains("request denied") => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(format!("gave up after {attempts} attempts: {last}"))
+    }
+
+    fn transient(status: u16) -> bool {
+        status >= 500 || status == 408 || status == 429
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_place_comes_from_the_start_date_and_a_stable_hash() {
+        let report = r#"{"scan": {"started": "2026-11-25T14:38:02Z",
+            "nmap_commands": ["nmap -sV -oX - 127.0.0.2"]}}"#;
+        let place = ScanPlace::of_report(report).unwrap();
+        assert_eq!(place.date, "2026-11-25");
+        assert_eq!(place.scan_id.len(), 12);
+        assert_eq!(place, ScanPlace::of_report(report).unwrap());
+        let other = r#"{"scan": {"started": "2026-11-25T14:38:02Z",
+            "nmap_commands": ["nmap -sV -oX - 127.0.0.3"]}}"#;
+        assert_ne!(place.scan_id, ScanPlace::of_report(other).unwrap().scan_id);
+        assert_eq!(
+            place.object_name("/nightly/", "report.json"),
+            format!("nightly/2026-11-25/{}/report.json", place.scan_id)
+        );
+        assert_eq!(
+            place.object_name("", "a.xml"),
+            format!("2026-11-25/{}/a.xml", place.scan_id)
+        );
+    }
+
+    #[test]
+    fn a_scan_without_start_is_undated_and_an_own_id_is_kept() {
+        let place = ScanPlace::of_report(r#"{"scan": {"started": null, "id": "s1"}}"#).unwrap();
+        assert_eq!((place.date.as_str(), place.scan_id.as_str()), ("undated", "s1"));
+        assert!(ScanPlace::of_report("not json").is_err());
+    }
+
+    #[test]
+    fn percent_encoding_keeps_unreserved_characters() {
+        assert_eq!(percent_encode("a b/c~d+é", false), "a%20b%2Fc~d%2B%C3%A9");
+        assert_eq!(percent_encode("a b/c", true), "a%20b/c");
+    }
+}
