@@ -19,6 +19,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 pub mod gcs_azure;
+pub mod storage;
 
 /// How long a daemon gets to accept a connection and show its banner.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -88,11 +88,15 @@ fn count_documents(yaml: &str) -> usize {
         .count()
 }
 
-/// The virtualenv with the pinned tools, made or refreshed when the pins change.
 fn venv() -> Result<PathBuf> {
-    let venv = crate::target_dir().join("k8s").join("venv");
+    pinned_venv(crate::target_dir().join("k8s").join("venv"), REQUIREMENTS)
+}
+
+/// A virtualenv at `venv` with the pinned `requirements`, made or refreshed when the pins
+/// change (a stamp file inside it remembers them), so a second run is instant.
+pub fn pinned_venv(venv: PathBuf, requirements: &[&str]) -> Result<PathBuf> {
     let stamp = venv.join("xtask-requirements.txt");
-    let wanted = REQUIREMENTS.join("\n");
+    let wanted = requirements.join("\n");
     if fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
         return Ok(venv);
     }
@@ -103,7 +107,7 @@ fn venv() -> Result<PathBuf> {
     crate::run(
         Command::new(venv.join("bin").join("pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(REQUIREMENTS),
+            .args(requirements),
     )?;
     fs::write(&stamp, wanted)?;
     Ok(venv)

@@ -7,6 +7,7 @@ mod fixtures;
 mod k8s;
 mod plugins;
 mod setup;
+mod storage_aws;
 mod storage_gcp_azure;
 
 use std::ffi::OsString;
@@ -173,6 +174,10 @@ fn test() -> Result<()> {
     let mut failed = Vec::new();
     if !status.success() {
         failed.push(format!("{runner}: {status}"));
+    }
+    if let Err(e) = plugins::test_libraries() {
+        eprintln!("xtask test: plugin libraries FAILED: {e:#}");
+        failed.push("plugin libraries".to_string());
     }
     if let Err(e) = k8s::validate() {
         eprintln!("xtask test: k8s FAILED: {e:#}");

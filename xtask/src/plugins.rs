@@ -20,7 +20,7 @@ pub fn build() -> Result<()> {
     let root = crate::project_root();
     let target_dir = root.join("target").join("wasm");
     for workspace in WORKSPACES {
-        for name in members(&root.join(workspace))? {
+        for name in members(&root.join(workspace), Kind::Plugin)? {
             crate::run(
                 crate::cargo()
                     .current_dir(root.join(workspace))
@@ -37,8 +37,32 @@ pub fn build() -> Result<()> {
     Ok(())
 }
 
-/// Package names of the crates in a plugin workspace (folders with a Cargo.toml).
-fn members(workspace: &Path) -> Result<Vec<String>> {
+/// The unit tests of the library crates plugins share (plugins/aws-sigv4), run natively: they
+/// are plain Rust, and the WASM plugins' behaviour is tested end to end by host/tests.
+pub fn test_libraries() -> Result<()> {
+    let root = crate::project_root();
+    for workspace in WORKSPACES {
+        for name in members(&root.join(workspace), Kind::Library)? {
+            crate::run(
+                crate::cargo()
+                    .current_dir(root.join(workspace))
+                    .args(["test", "-p", &name]),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Kind {
+    /// Builds a `cdylib`: a WASM component brulee loads.
+    Plugin,
+    /// A library the plugins share; built as their dependency, alone it yields no component.
+    Library,
+}
+
+/// Package names of the crates of one kind in a plugin workspace (folders with a Cargo.toml).
+fn members(workspace: &Path, kind: Kind) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in
         std::fs::read_dir(workspace).with_context(|| format!("listing {}", workspace.display()))?
@@ -48,6 +72,10 @@ fn members(workspace: &Path) -> Result<Vec<String>> {
             continue;
         }
         let text = std::fs::read_to_string(&manifest)?;
+        let is_plugin = text.contains("\"cdylib\"");
+        if is_plugin != (kind == Kind::Plugin) {
+            continue;
+        }
         let Some(name) = text.lines().find_map(|l| {
             l.strip_prefix("name = \"")
                 .and_then(|r| r.strip_suffix('"'))

@@ -40,6 +40,7 @@ pub fn setup(test: bool) -> Result<()> {
     }
     install(&wanted)?;
     if test {
+        crate::storage_aws::setup()?;
         crate::storage_gcp_azure::install()?;
     }
     Ok(())

@@ -103,6 +103,11 @@ pub struct ScanArgs {
     #[command(flatten)]
     extras: Extras,
 
+    /// Print the validated targets (from the command line or the manifest's sources), one a
+    /// line, and exit without scanning: to check what a source such as aws-ec2 yields.
+    #[arg(long)]
+    list_targets: bool,
+
     /// Show no progress on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -155,6 +160,12 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
         }
         _ => targets::parse_args(&args.targets)?,
     };
+    if args.list_targets {
+        for target in &targets {
+            println!("{target}");
+        }
+        return Ok(exit::OK);
+    }
     let mut formats = parse_formats(&args.format)?;
     if formats.is_empty() {
         formats = manifest

@@ -1,4 +1,4 @@
-//! What brulee's object-storage sinks (gcs, azure-blob) share: where each artifact is stored,
+//! What brulee's object-storage sinks (s3, gcs, azure-blob) share: where each artifact is stored,
 //! `{prefix}/{date}/{scan_id}/{name}`, and sending a request with bounded retries.
 //!
 //! The report has no scan id, so one is derived from what identifies the scan and stays the
