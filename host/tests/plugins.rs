@@ -514,7 +514,7 @@ fn plugin_new_scaffolds_a_rust_filter_that_builds_passes_its_test_and_runs() {
     assert_eq!(result.status.code(), Some(0));
     let krate = dir.path().join("low-cvss");
     // Share the build of the SDK's dependencies with the other plugin builds.
-    let target = root().join("target/scaffold");
+    let target = root().join("target/wasm");
     let cargo = || {
         let mut c = std::process::Command::new(env!("CARGO"));
         c.current_dir(&krate).env("CARGO_TARGET_DIR", &target);

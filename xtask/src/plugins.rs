@@ -15,10 +15,16 @@ pub const TARGET: &str = "wasm32-wasip2";
 /// The workspaces of plugin crates, relative to the project root.
 const WORKSPACES: &[&str] = &["plugins", "fixtures/plugins"];
 
+/// The one target folder of every plugin build, native (library tests) or WASM. In the
+/// source tree whatever CARGO_TARGET_DIR says: brulee looks for first-party plugins there.
+fn target_dir() -> std::path::PathBuf {
+    crate::project_root().join("target").join("wasm")
+}
+
 pub fn build() -> Result<()> {
     crate::setup::wasm_target()?;
     let root = crate::project_root();
-    let target_dir = root.join("target").join("wasm");
+    let target_dir = target_dir();
     for workspace in WORKSPACES {
         for name in members(&root.join(workspace), Kind::Plugin)? {
             crate::run(
@@ -46,7 +52,9 @@ pub fn test_libraries() -> Result<()> {
             crate::run(
                 crate::cargo()
                     .current_dir(root.join(workspace))
-                    .args(["test", "-p", &name]),
+                    .args(["test", "-p", &name])
+                    .arg("--target-dir")
+                    .arg(target_dir()),
             )?;
         }
     }
