@@ -2,7 +2,9 @@
 //! one touches no central list: the manifest loader, `brulee plugins` and the pipeline all
 //! read the registry.
 
+mod accepted_risk;
 mod file;
+mod inline;
 mod min_cvss;
 
 use crate::manifest::StepConfig;

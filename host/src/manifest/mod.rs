@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::plugin::grants::{valid_env_name, HostGrant};
+use crate::plugin::grants::{valid_env_name, FileGrant, HostGrant};
 use crate::plugin::Stage;
 
 /// A validated manifest.
@@ -62,6 +62,16 @@ pub enum StepCodeRef {
         name: String,
         path: PathBuf,
     },
+}
+
+impl StepCodeRef {
+    pub fn is_lua(&self) -> bool {
+        match self {
+            StepCodeRef::Lua(_) => true,
+            StepCodeRef::Plugin { path, .. } => path.extension().is_some_and(|e| e == "lua"),
+            StepCodeRef::Builtin(_) | StepCodeRef::Wasm(_) => false,
+        }
+    }
 }
 
 impl fmt::Display for StepCodeRef {
@@ -104,6 +114,7 @@ pub struct StepConfig {
     pub code: StepCodeRef,
     pub allow_hosts: Vec<HostGrant>,
     pub env: Vec<String>,
+    pub files: Vec<FileGrant>,
     /// The `config` table, as JSON.
     pub config: serde_json::Value,
     pub on_error: OnError,
@@ -154,6 +165,7 @@ const STEP_KEYS: &[&str] = &[
     "plugin",
     "allow_hosts",
     "env",
+    "files",
     "config",
     "on_error",
 ];
@@ -272,6 +284,14 @@ impl ScanManifest {
 
 type SpannedTable<'i> = Spanned<DeTable<'i>>;
 
+/// `file:line:col` of a byte offset into `text`, the place every error about a TOML file names.
+pub fn location(file: &str, text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{file}:{line}:{col}")
+}
+
 struct Reader<'t> {
     text: &'t str,
     file: String,
@@ -281,10 +301,7 @@ struct Reader<'t> {
 
 impl Reader<'_> {
     fn location(&self, offset: usize) -> String {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        format!("{}:{line}:{col}", self.file)
+        location(&self.file, self.text, offset)
     }
 
     fn error(&mut self, offset: usize, message: String, hint: Option<String>) {
@@ -488,6 +505,7 @@ impl Reader<'_> {
                 );
             }
         }
+        let files = self.files(table, code.as_ref());
         let config = match table.get("config") {
             None => serde_json::Value::Object(Default::default()),
             Some(v) if v.get_ref().is_table() => to_json(v.get_ref()),
@@ -534,11 +552,51 @@ impl Reader<'_> {
             code: code?,
             allow_hosts,
             env,
+            files,
             config,
             on_error,
             location,
             dir: self.base.clone(),
         })
+    }
+
+    /// The `files` grant: files a Lua step may read whole, each relative to the manifest.
+    fn files(&mut self, table: &DeTable<'_>, code: Option<&StepCodeRef>) -> Vec<FileGrant> {
+        let mut files = Vec::new();
+        let entries = self.strings(table, "files");
+        if let (Some(first), Some(code)) = (entries.first(), code) {
+            if !code.is_lua() {
+                self.error(
+                    first.span().start,
+                    format!("files are granted to Lua steps only, and this step is {code}"),
+                    Some(
+                        "WASM plugins have no filesystem; built-ins take their files in config"
+                            .into(),
+                    ),
+                );
+                return files;
+            }
+        }
+        for name in entries {
+            let path = self.base.join(name.get_ref());
+            if path.is_file() {
+                files.push(FileGrant {
+                    name: name.into_inner(),
+                    path,
+                });
+            } else {
+                self.error(
+                    name.span().start,
+                    format!(
+                        "files entry {:?}: {} is not a file",
+                        name.get_ref(),
+                        path.display()
+                    ),
+                    Some("paths are relative to the manifest's folder".into()),
+                );
+            }
+        }
+        files
     }
 
     fn code(

@@ -236,7 +236,8 @@ fn load_code(
     config: &StepConfig,
     wasm: &mut Option<std::sync::Arc<WasmRuntime>>,
 ) -> Result<Box<dyn StepCode>, PluginError> {
-    let grants = Grants::new(config.allow_hosts.clone(), &config.env);
+    let grants =
+        Grants::new(config.allow_hosts.clone(), &config.env).with_files(config.files.clone());
     let path = match &config.code {
         StepCodeRef::Builtin(name) => {
             let builtin = crate::builtin::find(config.stage, name)

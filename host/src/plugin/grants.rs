@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 /// One `allow_hosts` entry: `host` (any port) or `host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,12 +79,22 @@ impl fmt::Display for HostGrant {
     }
 }
 
+/// One `files` entry: a file a Lua step may read, by the name the manifest gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileGrant {
+    /// As written in the manifest: the name the step asks for.
+    pub name: String,
+    /// Resolved against the manifest's folder.
+    pub path: PathBuf,
+}
+
 /// The grants of one step, with the granted variables' values read once at load.
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
     pub hosts: Vec<HostGrant>,
     /// Granted variable names → their value in brulee's environment (None when unset).
     env: BTreeMap<String, Option<String>>,
+    files: Vec<FileGrant>,
 }
 
 impl Grants {
@@ -94,7 +105,25 @@ impl Grants {
                 .iter()
                 .map(|n| (n.clone(), std::env::var(n).ok()))
                 .collect(),
+            files: Vec::new(),
         }
+    }
+
+    pub fn with_files(mut self, files: Vec<FileGrant>) -> Grants {
+        self.files = files;
+        self
+    }
+
+    /// The path of a granted file, by the name the manifest grants it under; `Err` says how
+    /// to grant it. Names are compared as written: no path a step makes up can reach another file.
+    pub fn file(&self, name: &str) -> Result<&Path, String> {
+        self.files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.path.as_path())
+            .ok_or_else(|| {
+                format!("file {name:?} is not granted to this step (add it to the step's files = [...] in the manifest)")
+            })
     }
 
     /// Whether an HTTP request to `host:port` may be sent.

@@ -663,6 +663,44 @@ fn install_brulee_table(
         })?,
     )?;
 
+    let file_grants = grants.clone();
+    brulee.set(
+        "read_file",
+        lua.create_function(move |lua, name: String| {
+            let path = file_grants.file(&name).map_err(mlua::Error::runtime)?;
+            let fail = |e: std::io::Error| {
+                mlua::Error::runtime(format!("cannot read {name} ({}): {e}", path.display()))
+            };
+            // Refused before reading: a file larger than the step's memory could never fit.
+            let size = std::fs::metadata(path).map_err(fail)?.len();
+            if size > limits.memory_bytes as u64 {
+                return Err(mlua::Error::runtime(format!(
+                    "{name} is {size} bytes, more than this step's memory limit of {} MiB",
+                    limits.memory_bytes >> 20
+                )));
+            }
+            lua.create_string(std::fs::read(path).map_err(fail)?)
+        })?,
+    )?;
+
+    brulee.set(
+        "ip_in",
+        lua.create_function(|_, (address, network): (String, String)| {
+            let net = network
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| network.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    mlua::Error::runtime(format!(
+                        "{network:?} is not an IP address or CIDR block (such as 127.0.1.0/24)"
+                    ))
+                })?;
+            // Host names and other non-addresses are in no network.
+            Ok(address
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|a| net.contains(&a)))
+        })?,
+    )?;
+
     brulee.set(
         "json_encode",
         lua.create_function(|lua, value: Value| {
