@@ -3,7 +3,7 @@
 #
 #   docker build -t brulee .          (or: podman build -t brulee .)
 #   docker run --rm --cap-drop ALL --cap-add NET_RAW -v "$PWD/out:/reports" brulee \
-#       scan 192.0.2.0/24 -o /reports/run1
+#       scan 127.0.0.1 -o /reports/run1
 #
 # The default target (`runtime`, the last stage) compiles brulee from this source tree.
 # `--target prebuilt` instead copies a `brulee` binary from the build context; `cargo xtask
@@ -18,9 +18,12 @@ FROM ${BUILDER} AS build
 WORKDIR /src
 COPY . .
 # --locked: the image holds exactly the dependency versions of Cargo.lock. Report templates are
-# compiled into the binary, so the binary is all the runtime stage needs.
-RUN cargo build --release --locked -p brulee \
-    && install -D -m 0755 target/release/brulee /out/brulee
+# compiled into the binary; the first-party plugins (WASM components and Lua scripts, which a
+# manifest names with plugin = "s3", "owner", …) go to /out/plugins.
+RUN rustup target add wasm32-wasip2 \
+    && cargo build --release --locked -p brulee \
+    && install -D -m 0755 target/release/brulee /out/brulee \
+    && cargo xtask plugins --install /out/plugins
 
 FROM ${BASE} AS runtime-base
 # libcap2-bin only for setcap, then removed. Debian's nmap carries cap_net_admin+cap_net_raw;
@@ -42,6 +45,7 @@ RUN groupadd --system --gid 10001 brulee \
 # NMAP_PRIVILEGED=1: nmap (and brulee, which follows nmap's rule) treat the non-root user as
 # able to send raw packets, so the scan is a SYN scan like Flan Scan's, not a connect scan.
 ENV BRULEE_DB=/var/lib/brulee/cve.sqlite \
+    BRULEE_PLUGIN_DIR=/usr/local/lib/brulee/plugins \
     NMAP_PRIVILEGED=1
 # The offline CVE database: mount one here, or fill it with `brulee db update`.
 VOLUME ["/var/lib/brulee"]
@@ -50,10 +54,13 @@ USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/brulee"]
 CMD ["--help"]
 
-# A brulee binary built outside the image, taken from the build context (a folder holding just
-# `brulee`). It must be linked against glibc no newer than the base image's (Debian 12: 2.36).
+# A brulee binary and its plugins built outside the image, taken from the build context (a
+# folder holding `brulee` and the `plugins/` of `cargo xtask plugins --install`). The binary
+# must be linked against glibc no newer than the base image's (Debian 12: 2.36).
 FROM runtime-base AS prebuilt
+COPY plugins /usr/local/lib/brulee/plugins
 COPY brulee /usr/local/bin/brulee
 
 FROM runtime-base AS runtime
+COPY --from=build /out/plugins /usr/local/lib/brulee/plugins
 COPY --from=build /out/brulee /usr/local/bin/brulee

@@ -39,6 +39,8 @@ pub fn test() -> Result<()> {
     let mut clock = Clock::start();
     crate::setup::install(&crate::setup::CONTAINER_PACKAGES)?;
     crate::setup::install(&[ServiceKind::Http.debian_package()])?;
+    // s3s-fs: the bucket the Kubernetes-style run's s3 sink delivers to.
+    crate::storage_aws::setup()?;
     clock.lap("packages");
 
     // The binary the workspace's tests use (cargo builds it for the end-to-end tests): after
@@ -56,11 +58,14 @@ pub fn test() -> Result<()> {
     crate::run(engine.podman(["import"]).arg(&base_tar).arg(BASE_IMAGE))?;
     clock.lap("podman import");
 
-    // The build context holds only the binary: the `prebuilt` stage copies nothing else.
+    // The build context holds only what the `prebuilt` stage copies: the binary and the
+    // first-party plugins.
     let context = engine.dir.path().join("context");
     fs::create_dir(&context)?;
     fs::copy(&binary, context.join("brulee"))
         .with_context(|| format!("copying {}", binary.display()))?;
+    crate::plugins::install(&context.join("plugins"))?;
+    clock.lap("plugins");
     let dockerfile = crate::project_root().join("Dockerfile");
     crate::run(
         engine
@@ -101,10 +106,25 @@ enum Launch {
     Kubernetes,
 }
 
-/// Runs the image both ways against one nginx on loopback and checks what it reported.
+/// Credentials of the s3s-fs server the Kubernetes-style run delivers to.
+const S3_KEY: (&str, &str) = ("brulee-container", "brulee-container-secret");
+const BUCKET: &str = "scans";
+
+/// Runs the image both ways against one nginx on loopback and checks what it reported. The
+/// run as Kubernetes runs it is the scan Job's: a manifest with a first-party Lua enricher and
+/// the s3 sink, which must deliver the report to a real S3 server on loopback.
 fn scan_from_container(engine: &Engine) -> Result<()> {
     let nginx = LoopbackService::start(ServiceKind::Http, IpAddr::V4(SCAN_ADDR))
         .context("starting nginx on loopback for the container to scan")?;
+    let s3 = testkit::storage::start_s3s_fs(S3_KEY.0, S3_KEY.1)
+        .context("starting s3s-fs on loopback for the container's s3 sink")?;
+    // s3s-fs keeps a bucket as a folder.
+    let bucket = s3.dir().join("data").join(BUCKET);
+    fs::create_dir_all(&bucket)?;
+    let config = engine.dir.path().join("config");
+    fs::create_dir(&config)?;
+    fs::write(config.join("scan.toml"), job_manifest(s3.port))?;
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o755))?;
     for (launch, name) in [
         (Launch::Podman, "podman"),
         (Launch::Kubernetes, "kubernetes"),
@@ -113,20 +133,106 @@ fn scan_from_container(engine: &Engine) -> Result<()> {
         fs::create_dir(&out)?;
         std::os::unix::fs::chown(&out, Some(IMAGE_UID), Some(IMAGE_UID))?;
         fs::set_permissions(&out, fs::Permissions::from_mode(0o750))?;
-        scan_once(engine, launch, &out, nginx.port)
+        let manifest = matches!(launch, Launch::Kubernetes).then_some(config.as_path());
+        let report = scan_once(engine, launch, &out, nginx.port, manifest)
             .with_context(|| format!("scanning from the container as {name} runs it"))?;
         eprintln!(
             "container: run as {name} runs it, the image found nginx on {SCAN_ADDR}:{} with a \
              SYN scan",
             nginx.port
         );
+        if manifest.is_some() {
+            check_delivery(&report, &bucket)?;
+            eprintln!(
+                "container: its manifest loaded the first-party owner and s3 plugins, and the \
+                 s3 sink stored the report in s3s-fs"
+            );
+        }
     }
     Ok(())
 }
 
-fn scan_once(engine: &Engine, launch: Launch, out: &Path, port: u16) -> Result<()> {
+/// The scan Job's manifest (deploy/kubernetes/scan.toml), pointed at the loopback S3 server.
+fn job_manifest(s3_port: u16) -> String {
+    format!(
+        r#"[[enrich]]
+plugin = "owner"
+on_error = "fail"
+config = {{ owners = [{{ cidr = "127.0.0.0/8", owner = "loopback" }}] }}
+
+[[sink]]
+plugin = "s3"
+allow_hosts = ["127.0.0.1:{s3_port}"]
+env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+[sink.config]
+bucket = "{BUCKET}"
+prefix = "container"
+region = "us-east-1"
+endpoint = "http://127.0.0.1:{s3_port}"
+"#
+    )
+}
+
+/// Both steps ran, and the report the sink uploaded is in the bucket, equal to the local one
+/// but for the sink's own step record.
+fn check_delivery(report: &serde_json::Value, bucket: &Path) -> Result<()> {
+    let steps = report["steps"]
+        .as_array()
+        .context("report.json has no steps")?;
+    for step in ["owner", "s3"] {
+        ensure!(
+            steps
+                .iter()
+                .any(|s| s["name"] == step && s["status"] == "ok"),
+            "step {step} did not run cleanly in the container: {steps:#?}"
+        );
+    }
+    let uploaded = find_file(bucket, "report.json")?.with_context(|| {
+        format!(
+            "no report.json under {} after the s3 sink ran",
+            bucket.display()
+        )
+    })?;
+    let uploaded: serde_json::Value = serde_json::from_str(&fs::read_to_string(&uploaded)?)
+        .with_context(|| format!("parsing {}", uploaded.display()))?;
+    ensure!(
+        uploaded["services"] == report["services"] && uploaded["scan"] == report["scan"],
+        "the uploaded report.json differs from the one written in the container"
+    );
+    Ok(())
+}
+
+fn find_file(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name)? {
+                return Ok(Some(found));
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+/// One run of the image; the report it wrote.
+fn scan_once(
+    engine: &Engine,
+    launch: Launch,
+    out: &Path,
+    port: u16,
+    manifest: Option<&Path>,
+) -> Result<serde_json::Value> {
     let uid = IMAGE_UID.to_string();
     let mut podman = engine.podman(["run", "--rm"]);
+    if let Some(config) = manifest {
+        podman
+            .arg("--volume")
+            .arg(format!("{}:/etc/brulee:ro", config.display()))
+            .args(["--env", &format!("AWS_ACCESS_KEY_ID={}", S3_KEY.0)])
+            .args(["--env", &format!("AWS_SECRET_ACCESS_KEY={}", S3_KEY.1)]);
+    }
     // The host's network, so that the container sees the host's loopback nginx.
     podman.args([
         "--network",
@@ -165,10 +271,14 @@ fn scan_once(engine: &Engine, launch: Launch, out: &Path, port: u16) -> Result<(
         "-o",
         "/out",
     ]);
+    if manifest.is_some() {
+        podman.args(["--manifest", "/etc/brulee/scan.toml"]);
+    }
     crate::run(&mut podman)?;
     let report = fs::read_to_string(out.join("report.json")).context("reading report.json")?;
     let xml = fs::read_to_string(out.join("nmap-ipv4.xml")).context("reading nmap-ipv4.xml")?;
-    check_report(&report, &xml, &target, port)
+    check_report(&report, &xml, &target, port)?;
+    serde_json::from_str(&report).context("parsing report.json")
 }
 
 /// The scan must have been a SYN scan (raw packets: nmap's capability and NMAP_PRIVILEGED work

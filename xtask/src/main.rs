@@ -54,7 +54,12 @@ enum Task {
     K8s,
     /// Build every plugin crate (plugins/, fixtures/plugins/) for wasm32-wasip2 into
     /// target/wasm.
-    Plugins,
+    Plugins {
+        /// Instead, build the first-party plugins and copy them, WASM and Lua, into DIR as
+        /// brulee looks them up (point BRULEE_PLUGIN_DIR at it; the container image does).
+        #[arg(long, value_name = "DIR")]
+        install: Option<PathBuf>,
+    },
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
@@ -75,7 +80,8 @@ fn main() -> Result<()> {
         Task::Setup { test } => setup::setup(test),
         Task::Run { args } => run_brulee(args),
         Task::Test => test(),
-        Task::Plugins => plugins::build(),
+        Task::Plugins { install: None } => plugins::build(),
+        Task::Plugins { install: Some(dir) } => plugins::install(&dir),
         Task::Fixtures => fixtures::record(),
         Task::Bench { full, smoke } => bench::bench(full, smoke),
         Task::Container => container::test(),

@@ -22,23 +22,69 @@ fn target_dir() -> std::path::PathBuf {
 }
 
 pub fn build() -> Result<()> {
+    for workspace in WORKSPACES {
+        build_workspace(workspace)?;
+    }
+    eprintln!("plugins: built into {}", wasm_dir().display());
+    Ok(())
+}
+
+/// Where the components land.
+fn wasm_dir() -> std::path::PathBuf {
+    target_dir().join(TARGET).join("release")
+}
+
+/// Builds one workspace's plugin crates; their package names.
+fn build_workspace(workspace: &str) -> Result<Vec<String>> {
     crate::setup::wasm_target()?;
     let root = crate::project_root();
-    let target_dir = target_dir();
-    for workspace in WORKSPACES {
-        for name in members(&root.join(workspace), Kind::Plugin)? {
-            crate::run(
-                crate::cargo()
-                    .current_dir(root.join(workspace))
-                    .args(["build", "--release", "--target", TARGET, "-p", &name])
-                    .arg("--target-dir")
-                    .arg(&target_dir),
-            )?;
+    let names = members(&root.join(workspace), Kind::Plugin)?;
+    for name in &names {
+        crate::run(
+            crate::cargo()
+                .current_dir(root.join(workspace))
+                .args(["build", "--release", "--target", TARGET, "-p", name])
+                .arg("--target-dir")
+                .arg(target_dir()),
+        )?;
+    }
+    Ok(names)
+}
+
+/// Builds the first-party plugins and copies them into `dest` as brulee looks them up
+/// (`BRULEE_PLUGIN_DIR`): `NAME.wasm` for each component and `NAME/NAME.lua` for each Lua
+/// plugin. The container image ships this folder; test plugins are left out.
+pub fn install(dest: &Path) -> Result<()> {
+    let root = crate::project_root();
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))
+    };
+    let mut installed = Vec::new();
+    for name in build_workspace("plugins")? {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        copy(&wasm_dir().join(&file), &dest.join(&file))?;
+        installed.push(name);
+    }
+    for entry in std::fs::read_dir(root.join("plugins"))? {
+        let dir = entry?.path();
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let script = dir.join(format!("{name}.lua"));
+        if script.is_file() {
+            std::fs::create_dir_all(dest.join(&name))?;
+            copy(&script, &dest.join(&name).join(format!("{name}.lua")))?;
+            installed.push(name);
         }
     }
+    installed.sort();
     eprintln!(
-        "plugins: built into {}",
-        target_dir.join(TARGET).join("release").display()
+        "plugins: installed {} into {}",
+        installed.join(", "),
+        dest.display()
     );
     Ok(())
 }
