@@ -42,8 +42,51 @@ pub fn setup(test: bool) -> Result<()> {
     if test {
         crate::storage_aws::setup()?;
         crate::storage_gcp_azure::install()?;
+        sarif_multitool()?;
     }
     Ok(())
+}
+
+/// Microsoft's SARIF Multitool, whose `validate` checks the SARIF report against the SARIF
+/// 2.1.0 schema and its rules (host/tests/formats/sarif.rs). A self-contained .NET build,
+/// from npm; 5.7.0 is what was measured here.
+const SARIF_MULTITOOL: &str = "@microsoft/sarif-multitool@5.7.0";
+
+/// Where the tests find it, under the tools folder.
+pub const SARIF_MULTITOOL_BIN: &str =
+    "sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool";
+
+fn sarif_multitool() -> Result<()> {
+    let tools = crate::storage_aws::tools_dir();
+    crate::setup::npm_package(
+        &tools.join("sarif-multitool"),
+        SARIF_MULTITOOL,
+        "node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool",
+    )?;
+    // npm no longer runs the package's postinstall script, which only sets this bit.
+    let bin = tools.join(SARIF_MULTITOOL_BIN);
+    let mut permissions = fs::metadata(&bin)
+        .with_context(|| format!("{} was not installed", bin.display()))?
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    fs::set_permissions(&bin, permissions).with_context(|| format!("chmod {}", bin.display()))
+}
+
+/// Installs an npm package (`name@version`) into `dir`, unless a stamp says it is there and
+/// `bin` (relative to `dir`) exists.
+pub fn npm_package(dir: &Path, spec: &str, bin: &str) -> Result<()> {
+    let stamp = dir.join("xtask-package.txt");
+    if fs::read_to_string(&stamp).is_ok_and(|have| have == spec) && dir.join(bin).is_file() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::run(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(dir)
+            .arg(spec),
+    )?;
+    fs::write(&stamp, spec).with_context(|| format!("writing {}", stamp.display()))
 }
 
 /// What the report tests (host/tests/formats.rs) run: pdflatex and latexmk for the LaTeX → PDF

@@ -59,18 +59,5 @@ fn python_venv(venv: &Path) -> Result<()> {
 }
 
 fn azurite(dir: &Path) -> Result<()> {
-    let stamp = dir.join("xtask-package.txt");
-    if fs::read_to_string(&stamp).is_ok_and(|have| have == AZURITE)
-        && dir.join("node_modules/.bin/azurite-blob").is_file()
-    {
-        return Ok(());
-    }
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    crate::run(
-        Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(dir)
-            .arg(AZURITE),
-    )?;
-    fs::write(&stamp, AZURITE).with_context(|| format!("writing {}", stamp.display()))
+    crate::setup::npm_package(dir, AZURITE, "node_modules/.bin/azurite-blob")
 }

@@ -24,7 +24,7 @@ fn xml_attr(s: &str) -> String {
 }
 
 /// The fixture's real scan with the OpenSSH banner and the host name replaced.
-fn hostile_xml(dir: &Path) -> PathBuf {
+pub fn hostile_xml(dir: &Path) -> PathBuf {
     let xml = std::fs::read_to_string(fixture(FIXTURE)).unwrap();
     let xml = xml
         .replace(

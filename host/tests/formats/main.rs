@@ -15,6 +15,7 @@ mod hostile;
 mod html;
 mod large;
 mod latex;
+mod sarif;
 mod template;
 
 use std::path::{Path, PathBuf};
