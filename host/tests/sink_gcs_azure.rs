@@ -65,7 +65,11 @@ fn large_xml(dir: &Path) -> PathBuf {
     }
     padding.push_str("\n-->\n");
     let path = dir.join("large-scan.xml");
-    std::fs::write(&path, format!("{}{padding}{}", &xml[..split], &xml[split..])).unwrap();
+    std::fs::write(
+        &path,
+        format!("{}{padding}{}", &xml[..split], &xml[split..]),
+    )
+    .unwrap();
     path
 }
 
@@ -117,11 +121,16 @@ fn assert_delivered(got: &Path, dir: &Path, xml: &Path, sink_step: &str) {
         .collect();
     names.sort();
     let xml_name = xml.file_name().unwrap().to_string_lossy().into_owned();
-    let mut wanted = vec!["report.json".to_string(), "report.md".to_string(), xml_name.clone()];
+    let mut wanted = vec![
+        "report.json".to_string(),
+        "report.md".to_string(),
+        xml_name.clone(),
+    ];
     wanted.sort();
     assert_eq!(names, wanted);
     assert!(
-        std::fs::read(scan.join("report.md")).unwrap() == std::fs::read(out.join("report.md")).unwrap(),
+        std::fs::read(scan.join("report.md")).unwrap()
+            == std::fs::read(out.join("report.md")).unwrap(),
         "report.md differs"
     );
     assert!(
@@ -182,7 +191,10 @@ fn gcs_with_a_service_account_key_uploads_every_artifact_byte_identical() {
         dir.path(),
         &xml,
         &sink,
-        &[("GOOGLE_APPLICATION_CREDENTIALS_JSON", &account.key_json(None))],
+        &[(
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+            &account.key_json(None),
+        )],
     );
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     // The emulator takes any token; the token endpoint verified the grant's signature.
@@ -211,7 +223,9 @@ fn gcs_sends_a_20_mb_artifact_by_resumable_upload_with_an_access_token() {
     // 8 MiB chunks (the default): 8 + 8 + the rest.
     let size = std::fs::metadata(&xml).unwrap().len();
     assert!(
-        stderr(&result).contains(&format!("large-scan.xml: {size} bytes by resumable upload in 3 chunks")),
+        stderr(&result).contains(&format!(
+            "large-scan.xml: {size} bytes by resumable upload in 3 chunks"
+        )),
         "{}",
         stderr(&result)
     );
@@ -231,7 +245,10 @@ fn gcs_with_a_key_the_token_endpoint_does_not_trust_fails_clearly_and_keeps_the_
         dir.path(),
         &fixture("nmap793_vulners_mockapi.xml"),
         &sink,
-        &[("GOOGLE_APPLICATION_CREDENTIALS_JSON", &account.key_json(Some(&wrong)))],
+        &[(
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+            &account.key_json(Some(&wrong)),
+        )],
     );
     assert_eq!(result.status.code(), Some(1));
     let stderr = stderr(&result);
@@ -245,7 +262,9 @@ fn gcs_with_a_key_the_token_endpoint_does_not_trust_fails_clearly_and_keeps_the_
             && stderr.contains("signature does not verify"),
         "{stderr}"
     );
-    assert!(account.grants_log().starts_with("REJECTED the RS256 signature"));
+    assert!(account
+        .grants_log()
+        .starts_with("REJECTED the RS256 signature"));
     for file in ["report.json", "report.md"] {
         assert!(dir.path().join("out").join(file).is_file(), "{file} kept");
     }
@@ -312,7 +331,13 @@ fn azure_endpoint(azurite: &StorageServer) -> String {
 fn azure_container(azurite: &StorageServer) {
     python(
         AZURE,
-        &[&azure_endpoint(azurite), AZURITE_ACCOUNT, AZURITE_KEY, BUCKET, "create"],
+        &[
+            &azure_endpoint(azurite),
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            BUCKET,
+            "create",
+        ],
     );
 }
 
@@ -354,7 +379,9 @@ fn azure_blob_with_the_account_key_uploads_a_20_mb_artifact_as_blocks_byte_ident
     let size = std::fs::metadata(&xml).unwrap().len();
     let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
     assert!(
-        listing.lines().any(|l| l.ends_with(&format!("/large-scan.xml {size} 3"))),
+        listing
+            .lines()
+            .any(|l| l.ends_with(&format!("/large-scan.xml {size} 3"))),
         "{listing}"
     );
     assert!(
@@ -397,7 +424,13 @@ fn azure_blob_with_a_sas_token_uploads_and_a_forged_one_is_refused() {
     azure_container(&azurite);
     let sas = python(
         AZURE,
-        &[&azure_endpoint(&azurite), AZURITE_ACCOUNT, AZURITE_KEY, BUCKET, "sas"],
+        &[
+            &azure_endpoint(&azurite),
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            BUCKET,
+            "sas",
+        ],
     );
     let sas = String::from_utf8_lossy(&sas.stdout).trim().to_string();
     let sink = azure_sink(&azurite).replace("AZURE_STORAGE_KEY", "AZURE_SAS")
@@ -426,7 +459,8 @@ fn azure_blob_with_a_sas_token_uploads_and_a_forged_one_is_refused() {
     let result = report_with_sink(dir.path(), &xml, &sink, &[("AZURE_SAS", &forged)]);
     assert_eq!(result.status.code(), Some(1));
     assert!(
-        stderr(&result).contains("HTTP 403") && stderr(&result).contains("Azure refused the SAS token"),
+        stderr(&result).contains("HTTP 403")
+            && stderr(&result).contains("Azure refused the SAS token"),
         "{}",
         stderr(&result)
     );

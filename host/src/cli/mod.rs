@@ -256,14 +256,33 @@ fn database_info(store: &crate::vulndb::Store) -> anyhow::Result<crate::report::
     })
 }
 
+/// Run the manifest's enrich and filter steps, then compare with the baseline (`--baseline`):
+/// after the filters, because what they suppress (accepted risks) is not new, and the
+/// baseline's findings were filtered too.
+fn process_report(
+    manifest: Option<&crate::manifest::ScanManifest>,
+    report: &mut Report,
+    baseline: Option<&Report>,
+) -> anyhow::Result<()> {
+    if let Some(manifest) = manifest {
+        crate::pipeline::process(manifest, report)?;
+    }
+    report.diff = baseline.map(|old| crate::report::Diff::between(old, report));
+    Ok(())
+}
+
 /// Read a JSON report brulee wrote (for merge, diff and --baseline).
 fn read_report(path: &std::path::Path) -> anyhow::Result<crate::report::Report> {
-    let text = std::fs::read_to_string(path)
+    let text = std::fs::read(path)
         .map_err(|err| UsageError(format!("cannot read {}: {err}", path.display())))?;
-    serde_json::from_str(&text).map_err(|err| {
+    parse_report(&path.display().to_string(), &text)
+}
+
+/// A JSON report's bytes, read from `name` (a file, or a URL in a bucket).
+fn parse_report(name: &str, bytes: &[u8]) -> anyhow::Result<crate::report::Report> {
+    serde_json::from_slice(bytes).map_err(|err| {
         UsageError(format!(
-            "{}:{}:{}: not a brulee JSON report ({err}); give the report.json that `brulee scan` or `brulee report -f json` wrote",
-            path.display(),
+            "{name}:{}:{}: not a brulee JSON report ({err}); give the report.json that `brulee scan` or `brulee report -f json` wrote",
             err.line(),
             err.column()
         ))
