@@ -465,3 +465,94 @@ fn azure_blob_with_a_sas_token_uploads_and_a_forged_one_is_refused() {
         stderr(&result)
     );
 }
+
+/// Two scans delivered by `sink` (into `dir/a` and `dir/b`), then merged back from the store
+/// by naming their scan folders under `location`, must equal the merge of the local files;
+/// the date folder alone holds no shards, which brulee says.
+fn merged_back_from_the_store(dir: &Path, sink: &str, env: &[(&str, &str)], location: &str) {
+    let mut folders = Vec::new();
+    for (name, xml) in [
+        ("a", "loopback-services.xml"),
+        ("b", "nmap793_vulners_mockapi.xml"),
+    ] {
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let result = report_with_sink(&sub, &fixture(xml), sink, env);
+        assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+        // The sink's log names the folder: "… uploaded 3 files to …/nightly/DATE/ID/".
+        let log = stderr(&result);
+        let at = log.find("nightly/").expect("the sink says where");
+        let folder = log[at..].split_whitespace().next().unwrap().to_string();
+        folders.push(format!(
+            "{location}{}",
+            folder.trim_start_matches("nightly/")
+        ));
+    }
+    let local = dir.join("local");
+    let out = run(brulee()
+        .args(["merge", "-f", "json", "-o"])
+        .arg(&local)
+        .arg(dir.join("a/out"))
+        .arg(dir.join("b/out")));
+    assert_eq!(out.status.code(), Some(0));
+    let mut command = brulee();
+    command
+        .args(["merge", "-f", "json", "--manifest"])
+        .arg(dir.join("a/scan.toml"))
+        .arg("-o")
+        .arg(dir.join("from-store"))
+        .args(&folders)
+        .env("BRULEE_CACHE_DIR", dir.join("cache"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = run(&mut command);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let content = |path: &Path| {
+        let mut report = read_json(path);
+        report.as_object_mut().unwrap().remove("steps");
+        report
+    };
+    assert_eq!(
+        content(&dir.join("from-store/report.json")),
+        content(&local.join("report.json"))
+    );
+    // A date folder is for the shards of a run; these are whole scans, so brulee says how
+    // to name them instead (the same command with the date folder added).
+    let date_folder = &folders[0][..folders[0].trim_end_matches('/').rfind('/').unwrap() + 1];
+    let out = run(command.arg(date_folder));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{date_folder}: no report there (1 found) is a shard of a `brulee scan --shard I/N` run; name the scan folders to merge ({date_folder}SCAN_ID/)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn gcs_reads_stored_reports_back_for_brulee_merge() {
+    let emulator = started(gcs_azure::gcs_emulator(&tools(), BUCKET));
+    let dir = tempfile::tempdir().unwrap();
+    let sink = gcs_sink(&emulator, &[], "token_env = \"GCS_TOKEN\"\n");
+    merged_back_from_the_store(
+        dir.path(),
+        &sink,
+        &[("GCS_TOKEN", "test-token")],
+        &format!("gs://{BUCKET}/nightly/"),
+    );
+}
+
+#[test]
+fn azure_blob_reads_stored_reports_back_for_brulee_merge() {
+    let azurite = started(gcs_azure::azurite(&tools()));
+    azure_container(&azurite);
+    let dir = tempfile::tempdir().unwrap();
+    merged_back_from_the_store(
+        dir.path(),
+        &azure_sink(&azurite),
+        &[("AZURE_STORAGE_KEY", AZURITE_KEY)],
+        &format!("{}/{BUCKET}/nightly/", azure_endpoint(&azurite)),
+    );
+}

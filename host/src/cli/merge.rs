@@ -147,7 +147,7 @@ fn from_buckets(
         }
         let Some(count) = shards.chosen.first().and_then(|(_, r)| r.scan.shard) else {
             return Err(UsageError(format!(
-                "{}: none of its {found} reports is a shard of a `brulee scan --shard I/N` run; name the scan folders to merge ({}SCAN_ID/)",
+                "{}: no report there ({found} found) is a shard of a `brulee scan --shard I/N` run; name the scan folders to merge ({}SCAN_ID/)",
                 set.place, set.place
             ))
             .into());

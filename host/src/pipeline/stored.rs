@@ -307,7 +307,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_and_dates_are_recognised() {
+    fn urls_are_told_from_paths() {
         assert!(is_url("s3://scans/nightly/"));
         assert!(is_url("gs://b/"));
         assert!(is_url("https://acct.blob.core.windows.net/c/p/"));
