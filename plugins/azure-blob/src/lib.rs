@@ -21,7 +21,7 @@ use brulee_sdk::http::{Request, Response};
 use brulee_sdk::{Artifact, Level, Results, Sink, StoredReport};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sink_upload::{percent_encode, Layout, Retry, ScanPlace};
+use sink_upload::{percent_encode, Layout, Listing, Retry, ScanPlace};
 
 /// The REST API version sent: one Azure serves and Azurite 3.35 knows.
 const API_VERSION: &str = "2021-08-06";
@@ -113,19 +113,16 @@ impl Results for AzureBlob {
 
     fn dates() -> Result<Vec<String>, String> {
         let (container, layout) = open_store()?;
-        let (_, folders) = container.list(layout.root(), true)?;
-        Ok(folders.iter().filter_map(|f| layout.date_of(f)).collect())
+        Ok(layout.dates_in(&container.list(layout.root(), true)?))
     }
 
     fn reports(date: String) -> Result<Vec<StoredReport>, String> {
         let (container, layout) = open_store()?;
-        let (blobs, _) = container.list(&layout.date_folder(&date)?, false)?;
-        Ok(blobs
+        let listing = container.list(&layout.date_folder(&date)?, false)?;
+        Ok(layout
+            .reports_in(&date, listing)
             .into_iter()
-            .filter_map(|(key, size)| {
-                let scan_id = layout.scan_of(&date, &key)?;
-                Some(StoredReport { key, scan_id, size })
-            })
+            .map(|(key, scan_id, size)| StoredReport { key, scan_id, size })
             .collect())
     }
 
@@ -257,11 +254,7 @@ impl Container {
 
     /// The blobs (name, size) under `prefix`, and with `folders` the "folders" below it
     /// (`BlobPrefix` of a listing with delimiter `/`), page by page.
-    fn list(
-        &self,
-        prefix: &str,
-        folders: bool,
-    ) -> Result<(Vec<(String, u64)>, Vec<String>), String> {
+    fn list(&self, prefix: &str, folders: bool) -> Result<Listing, String> {
         let (mut blobs, mut found) = (Vec::new(), Vec::new());
         let mut marker = String::new();
         loop {
@@ -302,7 +295,10 @@ impl Container {
             }
             marker = text(doc.root_element(), "NextMarker").unwrap_or_default();
             if marker.is_empty() {
-                return Ok((blobs, found));
+                return Ok(Listing {
+                    objects: blobs,
+                    folders: found,
+                });
             }
         }
     }

@@ -18,7 +18,7 @@ mod auth;
 
 use brulee_sdk::http::{Request, Response};
 use brulee_sdk::{Artifact, Level, Results, Sink, StoredReport};
-use sink_upload::{percent_encode, Layout, Retry, ScanPlace};
+use sink_upload::{percent_encode, Layout, Listing, Retry, ScanPlace};
 
 const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 const DEFAULT_CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS_JSON";
@@ -96,19 +96,16 @@ impl Results for Gcs {
 
     fn dates() -> Result<Vec<String>, String> {
         let (bucket, layout) = open_store()?;
-        let (_, folders) = bucket.list(layout.root(), true)?;
-        Ok(folders.iter().filter_map(|f| layout.date_of(f)).collect())
+        Ok(layout.dates_in(&bucket.list(layout.root(), true)?))
     }
 
     fn reports(date: String) -> Result<Vec<StoredReport>, String> {
         let (bucket, layout) = open_store()?;
-        let (objects, _) = bucket.list(&layout.date_folder(&date)?, false)?;
-        Ok(objects
+        let listing = bucket.list(&layout.date_folder(&date)?, false)?;
+        Ok(layout
+            .reports_in(&date, listing)
             .into_iter()
-            .filter_map(|(key, size)| {
-                let scan_id = layout.scan_of(&date, &key)?;
-                Some(StoredReport { key, scan_id, size })
-            })
+            .map(|(key, scan_id, size)| StoredReport { key, scan_id, size })
             .collect())
     }
 
@@ -184,11 +181,7 @@ impl Bucket {
 
     /// The objects (name, size) under `prefix`, and with `folders` the "folders" below it
     /// (the JSON API's `prefixes` of a listing with delimiter `/`), page by page.
-    fn list(
-        &self,
-        prefix: &str,
-        folders: bool,
-    ) -> Result<(Vec<(String, u64)>, Vec<String>), String> {
+    fn list(&self, prefix: &str, folders: bool) -> Result<Listing, String> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Page {
@@ -230,7 +223,10 @@ impl Bucket {
             found.extend(page.prefixes);
             token = page.next_page_token.filter(|t| !t.is_empty());
             if token.is_none() {
-                return Ok((objects, found));
+                return Ok(Listing {
+                    objects,
+                    folders: found,
+                });
             }
         }
     }

@@ -25,7 +25,7 @@ use aws_sigv4::service::{explain, failure, transport, xml_text, Outcome, RetryPo
 use aws_sigv4::{encode_path, Credentials, Signer, Timestamp};
 use brulee_sdk::http::{send, Request, Response};
 use brulee_sdk::{Artifact, Level, Results, Sink, StoredReport};
-use sink_upload::{Layout, ScanPlace};
+use sink_upload::{Layout, Listing, ScanPlace};
 
 const MIB: u64 = 1 << 20;
 /// S3 refuses parts below 5 MiB (the last part excepted).
@@ -228,15 +228,6 @@ impl Bucket {
     }
 }
 
-/// What one page of ListObjectsV2 held.
-#[derive(Debug, Default)]
-struct Listing {
-    /// (key, size)
-    objects: Vec<(String, u64)>,
-    /// The `CommonPrefixes` of a listing with a delimiter: `nightly/2026-11-25/`.
-    folders: Vec<String>,
-}
-
 impl Bucket {
     /// Every object (or, with `delimiter`, every folder and object) under `prefix`, page by
     /// page (1000 keys a page).
@@ -308,24 +299,16 @@ impl Results for S3 {
 
     fn dates() -> Result<Vec<String>, String> {
         let (_, bucket, layout) = open_store()?;
-        let listing = bucket.list(layout.root(), Some("/"))?;
-        Ok(listing
-            .folders
-            .iter()
-            .filter_map(|folder| layout.date_of(folder))
-            .collect())
+        Ok(layout.dates_in(&bucket.list(layout.root(), Some("/"))?))
     }
 
     fn reports(date: String) -> Result<Vec<StoredReport>, String> {
         let (_, bucket, layout) = open_store()?;
         let listing = bucket.list(&layout.date_folder(&date)?, None)?;
-        Ok(listing
-            .objects
+        Ok(layout
+            .reports_in(&date, listing)
             .into_iter()
-            .filter_map(|(key, size)| {
-                let scan_id = layout.scan_of(&date, &key)?;
-                Some(StoredReport { key, scan_id, size })
-            })
+            .map(|(key, scan_id, size)| StoredReport { key, scan_id, size })
             .collect())
     }
 

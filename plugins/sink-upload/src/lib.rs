@@ -130,6 +130,35 @@ impl Layout {
     }
 }
 
+/// What a store's listing under a prefix held.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// (name, size in bytes)
+    pub objects: Vec<(String, u64)>,
+    /// With delimiter `/`: the "folders" right below the prefix, ending in `/`.
+    pub folders: Vec<String>,
+}
+
+impl Layout {
+    /// The date folders among a delimited listing of [`Layout::root`].
+    pub fn dates_in(&self, listing: &Listing) -> Vec<String> {
+        listing
+            .folders
+            .iter()
+            .filter_map(|folder| self.date_of(folder))
+            .collect()
+    }
+
+    /// The stored reports, (key, scan id, size), among a listing of a date folder.
+    pub fn reports_in(&self, date: &str, listing: Listing) -> Vec<(String, String, u64)> {
+        listing
+            .objects
+            .into_iter()
+            .filter_map(|(key, size)| Some((key.clone(), self.scan_of(date, &key)?, size)))
+            .collect()
+    }
+}
+
 /// `YYYY-MM-DD` (digits) or `undated`, as [`ScanPlace`] names date folders.
 fn is_date(text: &str) -> bool {
     let b = text.as_bytes();
