@@ -46,6 +46,8 @@ Examples:
   brulee report scan.xml --format markdown   a report from nmap XML you already have
   brulee scan 127.0.0.0/22 --shard 0/4       part 1 of 4 of a scan split over 4 processes
   brulee merge shard-*/ -o all               one report from the shards' reports
+  brulee merge --manifest scan.toml -o all s3://scans/nightly/
+                                             the same, read back from the bucket by its sink
   brulee diff last-week.json report.json     new and fixed vulnerabilities
   brulee db import nvdcve-2.0-*.json.gz      fill the offline CVE database from NVD feeds
   brulee db update                           fetch the NVD feeds and CISA's KEV catalog
