@@ -224,6 +224,33 @@ fn a_failing_filter_with_skip_is_left_out_and_recorded() {
 }
 
 #[test]
+fn a_plugin_built_against_the_0_1_0_contract_still_runs() {
+    // Built from sdk/wit/since_v0.1.0 with bare wit-bindgen: it imports the 0.1.0 host
+    // interface, which the host's 0.1.1 one serves.
+    let old = wasm("contract_v0_1_0");
+    let bytes = std::fs::read(&old).unwrap();
+    let imports = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(imports("brulee:plugin/host@0.1.0") && !imports("brulee:plugin/host@0.1.1"));
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        &format!(
+            "[[enrich]]\nname = \"old\"\nwasm = {:?}\non_error = \"fail\"\nconfig = {{ label = \"x\" }}\n",
+            old.display().to_string()
+        ),
+    );
+    let mut report = fixture_report();
+    brulee::pipeline::process(&m, &mut report).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!report.findings.is_empty());
+    for finding in &report.findings {
+        assert_eq!(
+            finding.enrichment["old"],
+            serde_json::json!({"contract": "0.1.0", "label": "configured", "port": finding.port})
+        );
+    }
+}
+
+#[test]
 fn compiled_components_are_cached_on_disk() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = brulee::plugin::wasm::WasmRuntime::new(Some(cache.path().to_path_buf())).unwrap();
@@ -319,7 +346,7 @@ fn manifest_with_lua_filter_wasm_enricher_and_wasm_sink_runs_end_to_end() {
 
     let report = read_json(&out.join("report.json"));
     assert_schema_valid(&report);
-    assert_eq!(report["schema_version"], "1.1");
+    assert_eq!(report["schema_version"], "1.2");
     let suppressed = report["suppressed"].as_array().unwrap();
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0]["cve"], "CVE-2020-15778");
@@ -344,7 +371,9 @@ fn manifest_with_lua_filter_wasm_enricher_and_wasm_sink_runs_end_to_end() {
     );
     // The rendered report names the steps that shaped it (sinks run after it is written).
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
-    let plugins = &markdown[markdown.find("## Plugins used").expect("a Plugins used section")..];
+    let plugins = &markdown[markdown
+        .find("## Plugins used")
+        .expect("a Plugins used section")..];
     assert!(plugins.contains("| owner | enrich |"), "{plugins}");
     assert!(plugins.contains("| accepted-risk | filter |"), "{plugins}");
 
@@ -616,7 +645,11 @@ fn merge_with_a_manifest_delivers_the_merged_report_through_its_sinks() {
         .arg("--manifest")
         .arg(&manifest));
     assert_eq!(without_output.status.code(), Some(2));
-    assert!(stderr(&without_output).contains("give -o DIR"), "{}", stderr(&without_output));
+    assert!(
+        stderr(&without_output).contains("give -o DIR"),
+        "{}",
+        stderr(&without_output)
+    );
 
     let out = dir.path().join("merged");
     let result = run(brulee()
@@ -637,4 +670,236 @@ fn merge_with_a_manifest_delivers_the_merged_report_through_its_sinks() {
     let delivered: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(delivered["hosts"], report["hosts"]);
     assert_eq!(delivered["findings"], report["findings"]);
+}
+
+/// A report of nginx `version` made with the fixture database, as JSON on disk; with a
+/// manifest and a baseline when given.
+fn nginx_report(
+    dir: &Path,
+    db: &Path,
+    version: &str,
+    baseline: Option<&Path>,
+    manifest: Option<&Path>,
+) -> (std::process::Output, PathBuf) {
+    let out = dir.join(format!("out-{version}-{}", baseline.is_some()));
+    let mut command = brulee();
+    command
+        .arg("report")
+        .arg(nginx_scan(dir, version))
+        .args(["-f", "json", "--db"])
+        .arg(db)
+        .arg("-o")
+        .arg(&out)
+        .env("BRULEE_CACHE_DIR", dir.join("cache"));
+    if let Some(baseline) = baseline {
+        command.arg("--baseline").arg(baseline);
+    }
+    if let Some(manifest) = manifest {
+        command.arg("--manifest").arg(manifest);
+    }
+    (run(&mut command), out.join("report.json"))
+}
+
+/// A manifest with the accepted-risk filter (dropping `accepted`) and these webhook sinks
+/// (`(path, extra config)`), all posting to 127.0.0.1:`port`.
+fn webhook_manifest(dir: &Path, port: u16, accepted: &str, sinks: &[(&str, &str)]) -> PathBuf {
+    std::fs::create_dir_all(dir.join("filters")).unwrap();
+    std::fs::copy(lua("accepted-risk"), dir.join("filters/accepted-risk.lua")).unwrap();
+    let mut text = format!(
+        "[[filter]]\nlua = \"filters/accepted-risk.lua\"\nconfig = {{ ids = [\"{accepted}\"], why = \"behind the VPN\" }}\n"
+    );
+    for (path, extra) in sinks {
+        text.push_str(&format!(
+            "\n[[sink]]\nname = \"{path}\"\nplugin = \"webhook\"\nallow_hosts = [\"127.0.0.1:{port}\"]\nconfig = {{ url = \"http://127.0.0.1:{port}/{path}\"{extra} }}\n"
+        ));
+    }
+    let path = dir.join("alerts.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The new vulnerabilities of a report's diff section, as "address:port/protocol CVE".
+fn new_in_diff(report: &serde_json::Value) -> Vec<String> {
+    let mut new: Vec<String> = report["diff"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| {
+            e["new"].as_array().unwrap().iter().map(move |cve| {
+                format!(
+                    "{}:{}/{} {}",
+                    e["address"].as_str().unwrap(),
+                    e["port"],
+                    e["protocol"].as_str().unwrap(),
+                    cve.as_str().unwrap()
+                )
+            })
+        })
+        .collect();
+    new.sort();
+    new
+}
+
+#[test]
+fn webhook_with_a_baseline_sends_only_the_new_vulnerabilities_as_slack_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_db(dir.path());
+    // Last week nginx 1.22.1 ran there; now 1.14.0 does (rolled back): its older CVEs are new.
+    let (made, baseline) = nginx_report(dir.path(), &db, "1.22.1", None, None);
+    assert_eq!(made.status.code(), Some(0));
+    let (port, received) = receiver(2);
+    let manifest = webhook_manifest(
+        dir.path(),
+        port,
+        "CVE-2021-23017",
+        &[
+            ("slack", ", format = \"slack\", max_listed = 5"),
+            ("json", ""),
+        ],
+    );
+    let (made, report) = nginx_report(dir.path(), &db, "1.14.0", Some(&baseline), Some(&manifest));
+    assert_eq!(made.status.code(), Some(0));
+    let report = read_json(&report);
+    let new = new_in_diff(&report);
+    assert!(
+        new.len() > 5,
+        "enough new CVEs to overflow the list: {new:?}"
+    );
+    // The accepted risk is filtered before the comparison: it is not new, and not sent.
+    assert!(report["suppressed"][0]["cve"] == "CVE-2021-23017");
+    assert!(
+        !new.iter().any(|n| n.ends_with("CVE-2021-23017")),
+        "{new:?}"
+    );
+    assert_eq!(report["diff"]["new"], new.len());
+
+    let (request, slack) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(request.starts_with("POST /slack "), "{request}");
+    let slack: serde_json::Value = serde_json::from_slice(&slack).unwrap();
+    let headline = slack["text"].as_str().unwrap();
+    assert!(
+        headline.starts_with(&format!("brulee: {} new vulnerabilities (", new.len()))
+            && headline.ends_with(" since the scan of 2023-11-14 22:13 UTC"),
+        "{headline}"
+    );
+    let blocks = slack["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert_eq!(blocks[0]["text"]["text"], headline);
+    assert!(blocks.len() <= 50, "Slack takes at most 50 blocks");
+    let text: String = blocks
+        .iter()
+        .filter(|b| b["type"] == "section" && b["text"]["type"] == "mrkdwn")
+        .map(|b| b["text"]["text"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "max_listed = 5: {text}");
+    for line in &lines {
+        let cve = line.split(['|', ' ']).find(|w| w.contains("CVE-")).unwrap();
+        let cve = cve.trim_start_matches("<https://nvd.nist.gov/vuln/detail/");
+        assert!(
+            new.contains(&format!("127.0.0.4:80/tcp {cve}")),
+            "{line} is not new"
+        );
+        assert!(line.contains("nginx 1.14.0 · `127.0.0.4:80/tcp`"), "{line}");
+    }
+    assert!(
+        lines[0].starts_with("*CRITICAL") || lines[0].starts_with("*HIGH"),
+        "most severe first: {}",
+        lines[0]
+    );
+    let more = blocks.last().unwrap();
+    assert_eq!(more["type"], "context");
+    assert_eq!(
+        more["elements"][0]["text"],
+        format!("… and {} more in the report", new.len() - 5)
+    );
+
+    let (request, json) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(request.starts_with("POST /json "), "{request}");
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["kind"], "brulee.new-vulnerabilities");
+    assert_eq!(json["new"], new.len());
+    assert_eq!(json["fixed"], report["diff"]["fixed"]);
+    let mut sent: Vec<String> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}/{} {}",
+                f["address"].as_str().unwrap(),
+                f["port"],
+                f["protocol"].as_str().unwrap(),
+                f["cve"].as_str().unwrap()
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(sent, new);
+    for finding in json["findings"].as_array().unwrap() {
+        assert!(
+            report["findings"].as_array().unwrap().contains(finding),
+            "{finding}"
+        );
+    }
+}
+
+#[test]
+fn webhook_with_nothing_new_posts_nothing_or_a_teams_card_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_db(dir.path());
+    let (made, baseline) = nginx_report(dir.path(), &db, "1.22.1", None, None);
+    assert_eq!(made.status.code(), Some(0));
+    let (port, received) = receiver(1);
+    let manifest = webhook_manifest(
+        dir.path(),
+        port,
+        "none",
+        &[
+            ("quiet", ", format = \"slack\""),
+            ("teams", ", format = \"teams\", when_nothing_new = \"send\""),
+        ],
+    );
+    let (made, report) = nginx_report(dir.path(), &db, "1.22.1", Some(&baseline), Some(&manifest));
+    assert_eq!(made.status.code(), Some(0));
+    let report = read_json(&report);
+    assert_eq!(report["diff"]["new"], 0);
+    assert!(
+        stderr(&made).contains(&format!(
+            "quiet info: brulee: no new vulnerabilities since the scan of 2023-11-14 22:13 UTC: nothing sent to http://127.0.0.1:{port}/…"
+        )),
+        "{}",
+        stderr(&made)
+    );
+    // Only the Teams sink posted: the first request the receiver saw is its.
+    let (request, body) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(request.starts_with("POST /teams "), "{request}");
+    let message: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(message["type"], "message");
+    let card = &message["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    let body = card["content"]["body"].as_array().unwrap();
+    assert_eq!(
+        body[0]["text"],
+        "brulee: no new vulnerabilities since the scan of 2023-11-14 22:13 UTC"
+    );
+    let facts = body[1]["facts"].as_array().unwrap();
+    assert!(facts.iter().any(|f| f["title"] == "Since baseline"
+        && f["value"] == format!("0 new, 0 fixed, {} unchanged", report["diff"]["unchanged"])));
+    assert_eq!(body.len(), 2, "nothing listed");
+    let steps: Vec<(&str, &str)> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [("accepted-risk", "ok"), ("quiet", "ok"), ("teams", "ok")]
+    );
 }

@@ -65,7 +65,11 @@ fn large_xml(dir: &Path) -> PathBuf {
     }
     padding.push_str("\n-->\n");
     let path = dir.join("large-scan.xml");
-    std::fs::write(&path, format!("{}{padding}{}", &xml[..split], &xml[split..])).unwrap();
+    std::fs::write(
+        &path,
+        format!("{}{padding}{}", &xml[..split], &xml[split..]),
+    )
+    .unwrap();
     path
 }
 
@@ -117,11 +121,16 @@ fn assert_delivered(got: &Path, dir: &Path, xml: &Path, sink_step: &str) {
         .collect();
     names.sort();
     let xml_name = xml.file_name().unwrap().to_string_lossy().into_owned();
-    let mut wanted = vec!["report.json".to_string(), "report.md".to_string(), xml_name.clone()];
+    let mut wanted = vec![
+        "report.json".to_string(),
+        "report.md".to_string(),
+        xml_name.clone(),
+    ];
     wanted.sort();
     assert_eq!(names, wanted);
     assert!(
-        std::fs::read(scan.join("report.md")).unwrap() == std::fs::read(out.join("report.md")).unwrap(),
+        std::fs::read(scan.join("report.md")).unwrap()
+            == std::fs::read(out.join("report.md")).unwrap(),
         "report.md differs"
     );
     assert!(
@@ -182,7 +191,10 @@ fn gcs_with_a_service_account_key_uploads_every_artifact_byte_identical() {
         dir.path(),
         &xml,
         &sink,
-        &[("GOOGLE_APPLICATION_CREDENTIALS_JSON", &account.key_json(None))],
+        &[(
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+            &account.key_json(None),
+        )],
     );
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     // The emulator takes any token; the token endpoint verified the grant's signature.
@@ -211,7 +223,9 @@ fn gcs_sends_a_20_mb_artifact_by_resumable_upload_with_an_access_token() {
     // 8 MiB chunks (the default): 8 + 8 + the rest.
     let size = std::fs::metadata(&xml).unwrap().len();
     assert!(
-        stderr(&result).contains(&format!("large-scan.xml: {size} bytes by resumable upload in 3 chunks")),
+        stderr(&result).contains(&format!(
+            "large-scan.xml: {size} bytes by resumable upload in 3 chunks"
+        )),
         "{}",
         stderr(&result)
     );
@@ -231,7 +245,10 @@ fn gcs_with_a_key_the_token_endpoint_does_not_trust_fails_clearly_and_keeps_the_
         dir.path(),
         &fixture("nmap793_vulners_mockapi.xml"),
         &sink,
-        &[("GOOGLE_APPLICATION_CREDENTIALS_JSON", &account.key_json(Some(&wrong)))],
+        &[(
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+            &account.key_json(Some(&wrong)),
+        )],
     );
     assert_eq!(result.status.code(), Some(1));
     let stderr = stderr(&result);
@@ -245,7 +262,9 @@ fn gcs_with_a_key_the_token_endpoint_does_not_trust_fails_clearly_and_keeps_the_
             && stderr.contains("signature does not verify"),
         "{stderr}"
     );
-    assert!(account.grants_log().starts_with("REJECTED the RS256 signature"));
+    assert!(account
+        .grants_log()
+        .starts_with("REJECTED the RS256 signature"));
     for file in ["report.json", "report.md"] {
         assert!(dir.path().join("out").join(file).is_file(), "{file} kept");
     }
@@ -312,7 +331,13 @@ fn azure_endpoint(azurite: &StorageServer) -> String {
 fn azure_container(azurite: &StorageServer) {
     python(
         AZURE,
-        &[&azure_endpoint(azurite), AZURITE_ACCOUNT, AZURITE_KEY, BUCKET, "create"],
+        &[
+            &azure_endpoint(azurite),
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            BUCKET,
+            "create",
+        ],
     );
 }
 
@@ -354,7 +379,9 @@ fn azure_blob_with_the_account_key_uploads_a_20_mb_artifact_as_blocks_byte_ident
     let size = std::fs::metadata(&xml).unwrap().len();
     let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
     assert!(
-        listing.lines().any(|l| l.ends_with(&format!("/large-scan.xml {size} 3"))),
+        listing
+            .lines()
+            .any(|l| l.ends_with(&format!("/large-scan.xml {size} 3"))),
         "{listing}"
     );
     assert!(
@@ -397,7 +424,13 @@ fn azure_blob_with_a_sas_token_uploads_and_a_forged_one_is_refused() {
     azure_container(&azurite);
     let sas = python(
         AZURE,
-        &[&azure_endpoint(&azurite), AZURITE_ACCOUNT, AZURITE_KEY, BUCKET, "sas"],
+        &[
+            &azure_endpoint(&azurite),
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            BUCKET,
+            "sas",
+        ],
     );
     let sas = String::from_utf8_lossy(&sas.stdout).trim().to_string();
     let sink = azure_sink(&azurite).replace("AZURE_STORAGE_KEY", "AZURE_SAS")
@@ -426,8 +459,100 @@ fn azure_blob_with_a_sas_token_uploads_and_a_forged_one_is_refused() {
     let result = report_with_sink(dir.path(), &xml, &sink, &[("AZURE_SAS", &forged)]);
     assert_eq!(result.status.code(), Some(1));
     assert!(
-        stderr(&result).contains("HTTP 403") && stderr(&result).contains("Azure refused the SAS token"),
+        stderr(&result).contains("HTTP 403")
+            && stderr(&result).contains("Azure refused the SAS token"),
         "{}",
         stderr(&result)
+    );
+}
+
+/// Two scans delivered by `sink` (into `dir/a` and `dir/b`), then merged back from the store
+/// by naming their scan folders under `location`, must equal the merge of the local files;
+/// the date folder alone holds no shards, which brulee says.
+fn merged_back_from_the_store(dir: &Path, sink: &str, env: &[(&str, &str)], location: &str) {
+    let mut folders = Vec::new();
+    for (name, xml) in [
+        ("a", "loopback-services.xml"),
+        ("b", "nmap793_vulners_mockapi.xml"),
+    ] {
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let result = report_with_sink(&sub, &fixture(xml), sink, env);
+        assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+        // The sink's log names the folder: "… uploaded 3 files to …/nightly/DATE/ID/".
+        let log = stderr(&result);
+        let at = log.find("nightly/").expect("the sink says where");
+        let folder = log[at..].split_whitespace().next().unwrap().to_string();
+        folders.push(format!(
+            "{location}{}",
+            folder.trim_start_matches("nightly/")
+        ));
+    }
+    let local = dir.join("local");
+    let out = run(brulee()
+        .args(["merge", "-f", "json", "-o"])
+        .arg(&local)
+        .arg(dir.join("a/out"))
+        .arg(dir.join("b/out")));
+    assert_eq!(out.status.code(), Some(0));
+    let mut command = brulee();
+    command
+        .args(["merge", "-f", "json", "--manifest"])
+        .arg(dir.join("a/scan.toml"))
+        .arg("-o")
+        .arg(dir.join("from-store"))
+        .args(&folders)
+        .env("BRULEE_CACHE_DIR", dir.join("cache"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = run(&mut command);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let content = |path: &Path| {
+        let mut report = read_json(path);
+        report.as_object_mut().unwrap().remove("steps");
+        report
+    };
+    assert_eq!(
+        content(&dir.join("from-store/report.json")),
+        content(&local.join("report.json"))
+    );
+    // A date folder is for the shards of a run; these are whole scans, so brulee says how
+    // to name them instead (the same command with the date folder added).
+    let date_folder = &folders[0][..folders[0].trim_end_matches('/').rfind('/').unwrap() + 1];
+    let out = run(command.arg(date_folder));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{date_folder}: no report there (1 found) is a shard of a `brulee scan --shard I/N` run; name the scan folders to merge ({date_folder}SCAN_ID/)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn gcs_reads_stored_reports_back_for_brulee_merge() {
+    let emulator = started(gcs_azure::gcs_emulator(&tools(), BUCKET));
+    let dir = tempfile::tempdir().unwrap();
+    let sink = gcs_sink(&emulator, &[], "token_env = \"GCS_TOKEN\"\n");
+    merged_back_from_the_store(
+        dir.path(),
+        &sink,
+        &[("GCS_TOKEN", "test-token")],
+        &format!("gs://{BUCKET}/nightly/"),
+    );
+}
+
+#[test]
+fn azure_blob_reads_stored_reports_back_for_brulee_merge() {
+    let azurite = started(gcs_azure::azurite(&tools()));
+    azure_container(&azurite);
+    let dir = tempfile::tempdir().unwrap();
+    merged_back_from_the_store(
+        dir.path(),
+        &azure_sink(&azurite),
+        &[("AZURE_STORAGE_KEY", AZURITE_KEY)],
+        &format!("{}/{BUCKET}/nightly/", azure_endpoint(&azurite)),
     );
 }

@@ -322,6 +322,252 @@ fn a_server_that_is_down_is_retried_then_the_step_fails_and_the_files_stay() {
     }
 }
 
+/// The parts of two merged reports that must be equal whichever way the shards came: all
+/// but the pipeline's step records (a report in the bucket is the one its sink got, before
+/// the sink's own record was added to the copy on disk).
+fn merged_content(mut report: serde_json::Value) -> serde_json::Value {
+    report.as_object_mut().unwrap().remove("steps");
+    report
+}
+
+/// `brulee merge ARGS` with the test's credentials.
+fn merge(dir: &Path, args: &[&str]) -> Output {
+    run(brulee()
+        .arg("merge")
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("BRULEE_CACHE_DIR", dir.join("cache")))
+}
+
+#[test]
+fn merge_reads_the_shards_back_from_the_bucket_and_equals_the_local_merge() {
+    require_tools();
+    let server = s3_server();
+    let services: Vec<testkit::LoopbackService> = [
+        testkit::ServiceKind::Ssh,
+        testkit::ServiceKind::Http,
+        testkit::ServiceKind::Redis,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, kind)| {
+        started(testkit::LoopbackService::start(
+            kind,
+            format!("127.0.0.{}", 40 + i).parse().unwrap(),
+        ))
+    })
+    .collect();
+    let ports: Vec<String> = services.iter().map(|s| s.port.to_string()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_db(dir.path());
+    let manifest = s3_manifest(dir.path(), server.port, "");
+
+    // The shards, as the pods of the Kubernetes Job run them: each scans its slice and its
+    // sink uploads the report.
+    for i in 0..3 {
+        let out = dir.path().join(format!("shards/{i}"));
+        let scanned = run(brulee()
+            .args(["scan", "127.0.0.40-42", "-n", "--no-vulners", "-q", "-p"])
+            .arg(ports.join(","))
+            .arg("--db")
+            .arg(&db)
+            .arg("--manifest")
+            .arg(&manifest)
+            .args(["--shard", &format!("{i}/3"), "-o"])
+            .arg(&out)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("BRULEE_CACHE_DIR", dir.path().join("cache")));
+        assert_eq!(scanned.status.code(), Some(0), "shard {i}");
+        let report = read_json(&out.join("report.json"));
+        assert_eq!(
+            report["scan"]["shard"],
+            serde_json::json!({"index": i, "count": 3})
+        );
+    }
+    let shard_keys: BTreeSet<String> = keys(&server)
+        .into_iter()
+        .filter(|k| k.ends_with("/report.json"))
+        .collect();
+    assert_eq!(shard_keys.len(), 3, "{shard_keys:?}");
+    let date = shard_keys
+        .first()
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    let local = dir.path().join("local");
+    let out = merge(
+        dir.path(),
+        &[
+            "-f",
+            "json",
+            "-o",
+            local.to_str().unwrap(),
+            dir.path().join("shards").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let local = read_json(&local.join("report.json"));
+
+    // As the Kubernetes merge Job runs it: the prefix, read through the manifest's s3 sink,
+    // which also uploads the combined report.
+    let combined = dir.path().join("combined");
+    let out = merge(
+        dir.path(),
+        &[
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-o",
+            combined.to_str().unwrap(),
+            &format!("s3://{BUCKET}/nightly/"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "s3://{BUCKET}/nightly/{date}/: merging 3 of 3 shards"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let from_bucket = read_json(&combined.join("report.json"));
+    assert_schema_valid(&from_bucket);
+    assert_eq!(from_bucket["summary"]["hosts_up"], 3);
+    assert!(
+        from_bucket["scan"].get("shard").is_none(),
+        "a merge is not a shard"
+    );
+    assert_eq!(
+        merged_content(from_bucket.clone()),
+        merged_content(local.clone())
+    );
+    assert_eq!(sink_step(&from_bucket)["status"], "ok");
+    let reports: Vec<String> = keys(&server)
+        .into_iter()
+        .filter(|k| k.ends_with("/report.json"))
+        .collect();
+    assert_eq!(
+        reports.len(),
+        4,
+        "the combined report went up too: {reports:?}"
+    );
+
+    // Merged again from the date folder: the combined report in it is left out, not counted
+    // twice.
+    let again = dir.path().join("again");
+    let out = merge(
+        dir.path(),
+        &[
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-f",
+            "json",
+            "-o",
+            again.to_str().unwrap(),
+            &format!("s3://{BUCKET}/nightly/{date}/"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("not a shard (a whole run, or a merged report)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        merged_content(read_json(&again.join("report.json"))),
+        merged_content(local.clone())
+    );
+
+    // A shard whose report never arrived: the merge says which, and is partial (exit 3).
+    let lost = shard_keys.iter().find(|k| {
+        let report: serde_json::Value =
+            serde_json::from_slice(&download(&server, k, dir.path())).unwrap();
+        report["scan"]["shard"]["index"] == 1
+    });
+    checked(aws(&server).args(["s3", "rm", &format!("s3://{BUCKET}/{}", lost.unwrap())]));
+    let partial = dir.path().join("partial");
+    let out = merge(
+        dir.path(),
+        &[
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-f",
+            "json",
+            "-o",
+            partial.to_str().unwrap(),
+            "--date",
+            &date,
+            &format!("s3://{BUCKET}/nightly"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let report = read_json(&partial.join("report.json"));
+    assert_eq!(report["scan"]["complete"], false);
+    assert!(report["scan"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w == "shard 1/3 is missing: its hosts are not in this report"));
+    assert_eq!(report["summary"]["hosts_up"], 2);
+}
+
+#[test]
+fn merge_from_a_place_no_sink_stores_or_without_reports_says_what_to_do() {
+    let server = s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = s3_manifest(dir.path(), server.port, "");
+    let m = manifest.to_str().unwrap();
+    let out_dir = dir.path().join("out");
+    let o = out_dir.to_str().unwrap();
+    let out = merge(
+        dir.path(),
+        &["--manifest", m, "-o", o, "s3://elsewhere/nightly/"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("s3://elsewhere/nightly/ is not where any sink of the manifest stores reports; its storage sinks store under: s3 → s3://{BUCKET}/nightly/")),
+        "{}",
+        stderr(&out)
+    );
+    let out = merge(
+        dir.path(),
+        &["-f", "json", &format!("s3://{BUCKET}/nightly/")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("needs the manifest whose sink stores there"),
+        "{}",
+        stderr(&out)
+    );
+    let out = merge(
+        dir.path(),
+        &["--manifest", m, "-o", o, &format!("s3://{BUCKET}/nightly/")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("nothing is stored under s3://scans/nightly/ yet"),
+        "{}",
+        stderr(&out)
+    );
+    let out = merge(
+        dir.path(),
+        &[
+            "--manifest",
+            m,
+            "-o",
+            o,
+            "--date",
+            "2026-02-30",
+            &format!("s3://{BUCKET}/nightly/"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "not a date");
+}
+
 fn ec2(server: &Server, region: &str) -> Command {
     let mut command = aws(server);
     command.args(["--region", region, "ec2"]);

@@ -2,24 +2,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use testkit::{LoopbackService, ServiceKind};
-
-fn nvd_fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/nvd")
-}
-
-fn db(dir: &Path) -> PathBuf {
-    let db = dir.join("cve.sqlite");
-    let out = run(brulee()
-        .args(["db", "import", "--db"])
-        .arg(&db)
-        .arg(nvd_fixtures()));
-    assert_eq!(out.status.code(), Some(0));
-    db
-}
 
 /// The parts of a report that must not depend on how the scan was split.
 fn content(report: &serde_json::Value) -> serde_json::Value {
@@ -52,7 +38,7 @@ fn four_shards_merged_equal_one_run_and_so_does_parallel() {
         .collect();
     let ports: Vec<String> = services.iter().map(|s| s.port.to_string()).collect();
     let dir = tempfile::tempdir().unwrap();
-    let db = db(dir.path());
+    let db = fixture_db(dir.path());
     let scan = |extra: &[&str], out: &Path| {
         let result = run(brulee()
             .args([
@@ -136,20 +122,10 @@ fn bad_shards_and_unmergeable_input_are_refused() {
     );
 }
 
-/// nmap XML of one nginx on 127.0.0.4:80, in the given version.
-fn nginx_scan(dir: &Path, version: &str) -> PathBuf {
-    let xml = format!(
-        r#"<nmaprun scanner="nmap" args="nmap -sV" version="7.93" start="1700000000"><host><status state="up"/><address addr="127.0.0.4" addrtype="ipv4"/><ports><port protocol="tcp" portid="80"><state state="open"/><service name="http" product="nginx" version="{version}"><cpe>cpe:/a:igor_sysoev:nginx:{version}</cpe></service></port></ports></host><runstats><finished time="1700000010"/></runstats></nmaprun>"#
-    );
-    let path = dir.join(format!("nginx-{version}.xml"));
-    std::fs::write(&path, xml).unwrap();
-    path
-}
-
 #[test]
 fn diff_around_a_service_upgrade_shows_the_fixed_cves() {
     let dir = tempfile::tempdir().unwrap();
-    let db = db(dir.path());
+    let db = fixture_db(dir.path());
     let report_of = |version: &str| {
         let out_dir = dir.path().join(version);
         let out = run(brulee()

@@ -18,21 +18,26 @@
 //! brulee_sdk::export!(LowSeverity as filter);
 //! ```
 //!
-//! The plugin's `Cargo.toml` enables the feature of its kind (`source`, `enricher`, `filter`
-//! or `sink`) on this crate and builds a `cdylib`. The contract itself is
-//! `wit/since_v0.1.0/plugin.wit`; the bindings generated from it stay inside this crate.
+//! The plugin's `Cargo.toml` enables the feature of its kind (`source`, `enricher`, `filter`,
+//! `sink`, or `storage`: a sink that also implements [`Results`]) on this crate and builds a
+//! `cdylib`. The contract itself is `wit/since_v0.1.1/plugin.wit`; the bindings generated from
+//! it stay inside this crate.
 
 #[cfg(any(
     all(feature = "source", feature = "enricher"),
     all(feature = "source", feature = "filter"),
     all(feature = "source", feature = "sink"),
+    all(feature = "source", feature = "storage"),
     all(feature = "enricher", feature = "filter"),
     all(feature = "enricher", feature = "sink"),
+    all(feature = "enricher", feature = "storage"),
     all(feature = "filter", feature = "sink"),
+    all(feature = "filter", feature = "storage"),
+    all(feature = "sink", feature = "storage"),
 ))]
 compile_error!(
-    "enable exactly one of the features source, enricher, filter, sink: a plugin is one kind of \
-     step (build plugins one by one, as `cargo xtask plugins` does)"
+    "enable exactly one of the features source, enricher, filter, sink, storage: a plugin is one \
+     kind of step (build plugins one by one, as `cargo xtask plugins` does)"
 );
 
 // The generated bindings name this crate by its absolute path, also from inside it.
@@ -48,7 +53,7 @@ pub mod bindings {
     macro_rules! world {
         ($name:literal) => {
             wit_bindgen::generate!({
-                path: "wit/since_v0.1.0",
+                path: "wit/since_v0.1.1",
                 world: $name,
                 pub_export_macro: true,
                 export_macro_name: "__export_world",
@@ -65,6 +70,8 @@ pub mod bindings {
     world!("filter");
     #[cfg(feature = "sink")]
     world!("sink");
+    #[cfg(feature = "storage")]
+    world!("storage");
 }
 
 #[doc(hidden)]
@@ -79,7 +86,8 @@ pub mod __private {
     feature = "source",
     feature = "enricher",
     feature = "filter",
-    feature = "sink"
+    feature = "sink",
+    feature = "storage"
 ))]
 mod host {
     use crate::bindings::brulee::plugin::host;
@@ -107,7 +115,8 @@ mod host {
     feature = "source",
     feature = "enricher",
     feature = "filter",
-    feature = "sink"
+    feature = "sink",
+    feature = "storage"
 ))]
 pub use host::{config, env, log, Level};
 
@@ -159,20 +168,54 @@ impl<T: Filter> bindings::Guest for __private::Glue<T> {
     }
 }
 
-#[cfg(feature = "sink")]
+#[cfg(any(feature = "sink", feature = "storage"))]
 pub use bindings::brulee::plugin::types::Artifact;
 
 /// A sink step: delivers the finished report.
-#[cfg(feature = "sink")]
+#[cfg(any(feature = "sink", feature = "storage"))]
 pub trait Sink {
     /// `report` is the JSON report; `artifacts` the rendered files and the raw nmap XML.
     fn deliver(report: String, artifacts: Vec<Artifact>) -> Result<(), String>;
 }
 
-#[cfg(feature = "sink")]
+#[cfg(any(feature = "sink", feature = "storage"))]
 impl<T: Sink> bindings::Guest for __private::Glue<T> {
     fn deliver(report: String, artifacts: Vec<Artifact>) -> Result<(), String> {
         T::deliver(report, artifacts)
+    }
+}
+
+#[cfg(feature = "storage")]
+pub use bindings::exports::brulee::plugin::results::StoredReport;
+
+/// A storage step: a [`Sink`] that can also read back the reports it stored, under
+/// `{prefix}/{date}/{scan_id}/report.json`, for `brulee merge` (feature `storage`).
+#[cfg(feature = "storage")]
+pub trait Results {
+    /// Where the step stores, as the store's own tools name it, ending in `/`
+    /// (`s3://scans/nightly/`).
+    fn location() -> Result<String, String>;
+    /// The date folders under the prefix.
+    fn dates() -> Result<Vec<String>, String>;
+    /// The `report.json` objects of one date folder.
+    fn reports(date: String) -> Result<Vec<StoredReport>, String>;
+    /// The bytes of one object that [`Results::reports`] listed.
+    fn fetch(key: String) -> Result<Vec<u8>, String>;
+}
+
+#[cfg(feature = "storage")]
+impl<T: Results> bindings::exports::brulee::plugin::results::Guest for __private::Glue<T> {
+    fn location() -> Result<String, String> {
+        T::location()
+    }
+    fn dates() -> Result<Vec<String>, String> {
+        T::dates()
+    }
+    fn reports(date: String) -> Result<Vec<StoredReport>, String> {
+        T::reports(date)
+    }
+    fn fetch(key: String) -> Result<Vec<u8>, String> {
+        T::fetch(key)
     }
 }
 
@@ -197,7 +240,8 @@ macro_rules! __check_kind {
     (enricher) => {};
     (filter) => {};
     (sink) => {};
+    (storage) => {};
     ($other:ident) => {
-        compile_error!("the kind is one of: source, enricher, filter, sink");
+        compile_error!("the kind is one of: source, enricher, filter, sink, storage");
     };
 }

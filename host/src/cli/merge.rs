@@ -1,22 +1,34 @@
-//! `brulee merge`: one report from the reports of several shards (or scans).
+//! `brulee merge`: one report from the reports of several shards (or scans), read from local
+//! files or, through the manifest's storage sinks, from a bucket.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{emit_report, exit, read_report, Extras, UsageError};
+use super::{emit_report, exit, parse_report, read_report, Extras, UsageError};
+use crate::pipeline::stored::{self, DateChoice};
 use crate::report::{self, Report};
 
 /// Merge JSON reports (shards of one scan, or several scans) into one report.
 ///
 /// The merged report lists the same services, findings and hosts as one scan over all their
-/// hosts would; its metadata keeps every nmap command, file and warning.
+/// hosts would; its metadata keeps every nmap command, file and warning. Shards of one
+/// `--shard I/N` run are merged in shard order; a missing shard makes the report partial
+/// (exit code 3).
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// report.json files, or folders holding report.json (directly or one level down, as the
-    /// output folders of shards do).
-    #[arg(required = true, value_name = "REPORT.json|DIR")]
-    inputs: Vec<PathBuf>,
+    /// report.json files, folders holding report.json (directly or one level down, as the
+    /// output folders of shards do), or where a storage sink of the --manifest (s3, gcs,
+    /// azure-blob) stored them: `s3://BUCKET/PREFIX/` merges the shards of the newest date
+    /// there (or of --date), `…/PREFIX/2026-11-25/` those of that date,
+    /// `…/PREFIX/2026-11-25/SCAN_ID/` one stored report.
+    #[arg(required = true, value_name = "REPORT.json|DIR|URL")]
+    inputs: Vec<String>,
+
+    /// With a bucket prefix: merge the shards stored on this date (UTC) instead of the
+    /// newest date there.
+    #[arg(long, value_name = "YYYY-MM-DD|today", value_parser = parse_date)]
+    date: Option<String>,
 
     /// Report formats (comma-separated or repeated) [default: summary on stdout; json,markdown
     /// with -o].
@@ -33,7 +45,8 @@ pub struct MergeArgs {
 
     /// Write the merged report in a manifest's report formats and deliver it with its sinks,
     /// as each shard did (docs/PLUGINS.md). Its enrich and filter steps ran in the shards and
-    /// are not run again; options given here override it.
+    /// are not run again; options given here override it. Bucket URLs are read through its
+    /// sink steps, with their config and grants.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
 }
@@ -55,9 +68,29 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         )
         .into());
     }
+    let (urls, paths): (Vec<String>, Vec<String>) =
+        args.inputs.iter().cloned().partition(|i| stored::is_url(i));
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    if args.date.is_some() && urls.is_empty() {
+        return Err(UsageError(
+            "--date picks a date folder in a bucket: give the bucket's URL (s3://BUCKET/PREFIX/)"
+                .into(),
+        )
+        .into());
+    }
     let mut reports = Vec::new();
-    for file in report_files(&args.inputs)? {
+    for file in report_files(&paths)? {
         reports.push((file.display().to_string(), read_report(&file)?));
+    }
+    if !urls.is_empty() {
+        let Some(manifest) = &manifest else {
+            return Err(UsageError(format!(
+                "{}: reading from a bucket needs the manifest whose sink stores there: add --manifest scan.toml (its [[sink]] step gives the place, the credentials and the hosts it may reach)",
+                urls[0]
+            ))
+            .into());
+        };
+        reports.extend(from_buckets(manifest, &urls, args.date)?);
     }
     let mut merged = Report::merge(reports)?;
     let default_formats = manifest
@@ -79,6 +112,69 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     } else {
         exit::PARTIAL
     })
+}
+
+/// The reports the URLs name, read through the manifest's storage sinks. Of a whole date
+/// folder only the shards of its newest sharded run are taken; the rest is listed on stderr.
+fn from_buckets(
+    manifest: &crate::manifest::ScanManifest,
+    urls: &[String],
+    date: Option<String>,
+) -> anyhow::Result<Vec<(String, Report)>> {
+    let choice = date.map_or(DateChoice::Newest, DateChoice::On);
+    let sets = stored::read(manifest, urls, &choice).map_err(|e| -> anyhow::Error {
+        if e.is_usage() {
+            UsageError(e.to_string()).into()
+        } else {
+            e.into()
+        }
+    })?;
+    let mut reports = Vec::new();
+    for set in sets {
+        let mut parsed = Vec::new();
+        for (url, bytes) in set.reports {
+            let report = parse_report(&url, &bytes)?;
+            parsed.push((url, report));
+        }
+        if !set.whole_date {
+            reports.extend(parsed);
+            continue;
+        }
+        let found = parsed.len();
+        let shards = report::latest_shard_set(parsed);
+        for (url, why) in &shards.left_out {
+            eprintln!("left out {url}: {why}");
+        }
+        let Some(count) = shards.chosen.first().and_then(|(_, r)| r.scan.shard) else {
+            return Err(UsageError(format!(
+                "{}: no report there ({found} found) is a shard of a `brulee scan --shard I/N` run; name the scan folders to merge ({}SCAN_ID/)",
+                set.place, set.place
+            ))
+            .into());
+        };
+        eprintln!(
+            "{}: merging {} of {} shards",
+            set.place,
+            shards.chosen.len(),
+            count.count
+        );
+        reports.extend(shards.chosen);
+    }
+    Ok(reports)
+}
+
+/// `YYYY-MM-DD` (a real date) or `today` (UTC).
+fn parse_date(text: &str) -> Result<String, String> {
+    if text == "today" {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        return Ok(now[..10].to_string());
+    }
+    let valid = text.len() == 10 && humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).is_ok();
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?} is not a date: YYYY-MM-DD or today"))
+    }
 }
 
 fn report_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {

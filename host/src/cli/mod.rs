@@ -46,6 +46,8 @@ Examples:
   brulee report scan.xml --format markdown   a report from nmap XML you already have
   brulee scan 127.0.0.0/22 --shard 0/4       part 1 of 4 of a scan split over 4 processes
   brulee merge shard-*/ -o all               one report from the shards' reports
+  brulee merge --manifest scan.toml -o all s3://scans/nightly/
+                                             the same, read back from the bucket by its sink
   brulee diff last-week.json report.json     new and fixed vulnerabilities
   brulee db import nvdcve-2.0-*.json.gz      fill the offline CVE database from NVD feeds
   brulee db update                           fetch the NVD feeds and CISA's KEV catalog
@@ -256,14 +258,33 @@ fn database_info(store: &crate::vulndb::Store) -> anyhow::Result<crate::report::
     })
 }
 
+/// Run the manifest's enrich and filter steps, then compare with the baseline (`--baseline`):
+/// after the filters, because what they suppress (accepted risks) is not new, and the
+/// baseline's findings were filtered too.
+fn process_report(
+    manifest: Option<&crate::manifest::ScanManifest>,
+    report: &mut Report,
+    baseline: Option<&Report>,
+) -> anyhow::Result<()> {
+    if let Some(manifest) = manifest {
+        crate::pipeline::process(manifest, report)?;
+    }
+    report.diff = baseline.map(|old| crate::report::Diff::between(old, report));
+    Ok(())
+}
+
 /// Read a JSON report brulee wrote (for merge, diff and --baseline).
 fn read_report(path: &std::path::Path) -> anyhow::Result<crate::report::Report> {
-    let text = std::fs::read_to_string(path)
+    let text = std::fs::read(path)
         .map_err(|err| UsageError(format!("cannot read {}: {err}", path.display())))?;
-    serde_json::from_str(&text).map_err(|err| {
+    parse_report(&path.display().to_string(), &text)
+}
+
+/// A JSON report's bytes, read from `name` (a file, or a URL in a bucket).
+fn parse_report(name: &str, bytes: &[u8]) -> anyhow::Result<crate::report::Report> {
+    serde_json::from_slice(bytes).map_err(|err| {
         UsageError(format!(
-            "{}:{}:{}: not a brulee JSON report ({err}); give the report.json that `brulee scan` or `brulee report -f json` wrote",
-            path.display(),
+            "{name}:{}:{}: not a brulee JSON report ({err}); give the report.json that `brulee scan` or `brulee report -f json` wrote",
             err.line(),
             err.column()
         ))

@@ -10,7 +10,7 @@ use super::{database_info, emit_report, exit, open_database, read_report, Extras
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::xml;
-use crate::report::{self, Diff, Provenance, Report};
+use crate::report::{self, Provenance, Report};
 use crate::vulndb::Matcher;
 
 /// Make one report from nmap XML files (or folders of them), merged.
@@ -88,12 +88,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         store.as_ref().map(Matcher::new),
     )?;
     let mut report = report;
-    if let Some(old) = &args.baseline {
-        report.diff = Some(Diff::between(&read_report(old)?, &report));
-    }
-    if let Some(manifest) = &manifest {
-        crate::pipeline::process(manifest, &mut report)?;
-    }
+    let baseline = args.baseline.as_deref().map(read_report).transpose()?;
+    super::process_report(manifest.as_ref(), &mut report, baseline.as_ref())?;
     let output = args
         .output
         .clone()

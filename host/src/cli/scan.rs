@@ -378,13 +378,11 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
         store.as_ref().map(Matcher::new),
     )?;
     let mut report = report;
-    report.diff = baseline
-        .as_ref()
-        .map(|old| report::Diff::between(old, &report));
+    report.scan.shard = args
+        .shard
+        .map(|(index, count)| report::Shard { index, count });
     report.steps = source_records;
-    if let Some(manifest) = &manifest {
-        crate::pipeline::process(manifest, &mut report)?;
-    }
+    super::process_report(manifest.as_ref(), &mut report, baseline.as_ref())?;
     let written = write_outputs(&report, &output, &formats, &templates, args.extras.pdf)?;
     if let Some(manifest) = &manifest {
         // Sinks run last: the raw XML and every report are on disk, so a failing sink loses

@@ -10,6 +10,7 @@
 //! no effect on any — and the report's `steps` records why.
 
 mod refresh;
+pub mod stored;
 
 use std::path::{Path, PathBuf};
 

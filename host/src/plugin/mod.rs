@@ -107,6 +107,29 @@ pub trait StepCode {
     }
 }
 
+/// A `report.json` that a storage step stored, as its plugin lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    /// The object's name in the store, which [`ResultStore::fetch`] takes.
+    pub key: String,
+    /// The scan-id folder it is in.
+    pub scan_id: String,
+    pub size: u64,
+}
+
+/// Reads back the reports a storage sink stored under `{prefix}/{date}/{scan_id}/report.json`
+/// (the `results` interface of the WIT contract), for `brulee merge`.
+pub trait ResultStore {
+    /// Where the step stores, as the store's tools name it, ending in `/` (`s3://b/nightly/`).
+    fn location(&mut self) -> Result<String, PluginError>;
+    /// The date folders under the prefix.
+    fn dates(&mut self) -> Result<Vec<String>, PluginError>;
+    /// The `report.json` objects of one date folder.
+    fn reports(&mut self, date: &str) -> Result<Vec<StoredReport>, PluginError>;
+    /// The bytes of one listed object.
+    fn fetch(&mut self, key: &str) -> Result<Vec<u8>, PluginError>;
+}
+
 fn wrong_stage(stage: Stage) -> PluginError {
     PluginError::Load(format!("this step cannot run as a {} step", stage.table()))
 }

@@ -1,4 +1,8 @@
-//! The wasmtime host of WASM component plugins (`sdk/wit/since_v0.1.0/plugin.wit`).
+//! The wasmtime host of WASM component plugins (`sdk/wit/since_v0.1.1/plugin.wit`).
+//!
+//! The bindings are those of the newest contract. Plugins built against an older one of the
+//! same 0.1 line (`brulee:plugin@0.1.0`) import `brulee:plugin/host@0.1.0`, which wasmtime's
+//! linker resolves to the 0.1.1 definition by semver: 0.1.1 only added to 0.1.0.
 //!
 //! A plugin gets WASI 0.2 with nothing in it — no preopened folder, no sockets, no name
 //! lookups, only the environment variables its step is granted — plus `wasi:http`, whose
@@ -23,21 +27,21 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use super::grants::Grants;
 use super::limits::{Limits, EPOCH_TICK};
-use super::{Artifact, Fields, PluginError, Stage, StepCode, Verdict};
+use super::{Artifact, Fields, PluginError, ResultStore, Stage, StepCode, StoredReport, Verdict};
 use crate::findings::{Finding, Severity};
 
 /// Host bindings, one module per world. The first generates the shared interfaces; the
 /// others reuse them, so one linker serves every world.
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../sdk/wit/since_v0.1.0",
+        path: "../sdk/wit/since_v0.1.1",
         world: "filter",
         exports: { default: async },
     });
 
     pub mod enricher {
         wasmtime::component::bindgen!({
-            path: "../sdk/wit/since_v0.1.0",
+            path: "../sdk/wit/since_v0.1.1",
             world: "enricher",
             exports: { default: async },
             with: {
@@ -49,7 +53,7 @@ mod bindings {
 
     pub mod sink {
         wasmtime::component::bindgen!({
-            path: "../sdk/wit/since_v0.1.0",
+            path: "../sdk/wit/since_v0.1.1",
             world: "sink",
             exports: { default: async },
             with: {
@@ -61,11 +65,22 @@ mod bindings {
 
     pub mod source {
         wasmtime::component::bindgen!({
-            path: "../sdk/wit/since_v0.1.0",
+            path: "../sdk/wit/since_v0.1.1",
             world: "source",
             exports: { default: async },
             with: {
-                                "brulee:plugin/host": super::brulee::plugin::host,
+                "brulee:plugin/host": super::brulee::plugin::host,
+            },
+        });
+    }
+
+    pub mod results {
+        wasmtime::component::bindgen!({
+            path: "../sdk/wit/since_v0.1.1",
+            world: "results-reader",
+            exports: { default: async },
+            with: {
+                "brulee:plugin/host": super::brulee::plugin::host,
             },
         });
     }
@@ -184,7 +199,61 @@ impl WasmRuntime {
         grants: Grants,
     ) -> Result<WasmStep, PluginError> {
         let (component, _) = self.component(path)?;
-        let limits = stage.limits();
+        self.instantiate(
+            &component,
+            Contract::Step(stage),
+            step_name,
+            config_json,
+            grants,
+        )
+        .map_err(|e| {
+            PluginError::Load(format!(
+                "{} does not fit the {} world of brulee:plugin@0.1.1: {e:#}",
+                path.display(),
+                stage.entry_point()
+            ))
+        })
+    }
+
+    /// Instantiate the component at `path`, the code of the sink step `step_name`, as a
+    /// reader of the reports it stored (the `results` world), under a sink's limits.
+    pub fn load_results(
+        self: &Arc<Self>,
+        path: &Path,
+        step_name: &str,
+        config_json: String,
+        grants: Grants,
+    ) -> Result<WasmStep, PluginError> {
+        let (component, _) = self.component(path)?;
+        self.instantiate(
+            &component,
+            Contract::Results,
+            step_name,
+            config_json,
+            grants,
+        )
+        .map_err(|e| {
+            PluginError::Load(format!(
+                "{} cannot read back stored reports: it does not export the results \
+                     interface of brulee:plugin@0.1.1 (storage plugins such as s3, gcs and \
+                     azure-blob do): {e:#}",
+                path.display()
+            ))
+        })
+    }
+
+    fn instantiate(
+        self: &Arc<Self>,
+        component: &Component,
+        contract: Contract,
+        step_name: &str,
+        config_json: String,
+        grants: Grants,
+    ) -> Result<WasmStep, wasmtime::Error> {
+        let limits = match contract {
+            Contract::Step(stage) => stage.limits(),
+            Contract::Results => Stage::Sink.limits(),
+        };
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtx::builder()
             .envs(&grants.env_pairs())
@@ -217,30 +286,29 @@ impl WasmRuntime {
         store.set_epoch_deadline(limits.epoch_ticks());
         let linker = &self.linker;
         let instance = self.tokio.block_on(async {
-            let instance = match stage {
-                Stage::Filter => World::Filter(
-                    bindings::Filter::instantiate_async(&mut store, &component, linker).await?,
+            let instance = match contract {
+                Contract::Step(Stage::Filter) => World::Filter(
+                    bindings::Filter::instantiate_async(&mut store, component, linker).await?,
                 ),
-                Stage::Enrich => World::Enricher(
-                    bindings::enricher::Enricher::instantiate_async(&mut store, &component, linker)
+                Contract::Step(Stage::Enrich) => World::Enricher(
+                    bindings::enricher::Enricher::instantiate_async(&mut store, component, linker)
                         .await?,
                 ),
-                Stage::Sink => World::Sink(
-                    bindings::sink::Sink::instantiate_async(&mut store, &component, linker).await?,
+                Contract::Step(Stage::Sink) => World::Sink(
+                    bindings::sink::Sink::instantiate_async(&mut store, component, linker).await?,
                 ),
-                Stage::Source => World::Source(
-                    bindings::source::Source::instantiate_async(&mut store, &component, linker)
+                Contract::Step(Stage::Source) => World::Source(
+                    bindings::source::Source::instantiate_async(&mut store, component, linker)
                         .await?,
+                ),
+                Contract::Results => World::Results(
+                    bindings::results::ResultsReader::instantiate_async(
+                        &mut store, component, linker,
+                    )
+                    .await?,
                 ),
             };
             Ok::<_, wasmtime::Error>(instance)
-        });
-        let instance = instance.map_err(|e| {
-            PluginError::Load(format!(
-                "{} does not fit the {} world of brulee:plugin@0.1.0: {e:#}",
-                path.display(),
-                stage.entry_point()
-            ))
         })?;
         Ok(WasmStep {
             runtime: self.clone(),
@@ -249,6 +317,13 @@ impl WasmRuntime {
             limits,
         })
     }
+}
+
+/// What a component is instantiated as: the step of a stage, or a reader of stored reports.
+#[derive(Debug, Clone, Copy)]
+enum Contract {
+    Step(Stage),
+    Results,
 }
 
 /// Whether [`WasmRuntime::component`] compiled or found the compiled form on disk.
@@ -290,6 +365,7 @@ enum World {
     Enricher(bindings::enricher::Enricher),
     Sink(bindings::sink::Sink),
     Source(bindings::source::Source),
+    Results(bindings::results::ResultsReader),
 }
 
 /// One WASM step: its store (with all its state) and instance.
@@ -380,6 +456,46 @@ impl StepCode for WasmStep {
         self.call(async move |world, store| match world {
             World::Sink(w) => w.call_deliver(store, &report, &artifacts).await,
             _ => unreachable!("a step is instantiated as the world of its stage"),
+        })
+    }
+}
+
+impl ResultStore for WasmStep {
+    fn location(&mut self) -> Result<String, PluginError> {
+        self.call(async |world, store| match world {
+            World::Results(w) => w.brulee_plugin_results().call_location(store).await,
+            _ => unreachable!("a results reader is instantiated as the results world"),
+        })
+    }
+
+    fn dates(&mut self) -> Result<Vec<String>, PluginError> {
+        self.call(async |world, store| match world {
+            World::Results(w) => w.brulee_plugin_results().call_dates(store).await,
+            _ => unreachable!("a results reader is instantiated as the results world"),
+        })
+    }
+
+    fn reports(&mut self, date: &str) -> Result<Vec<StoredReport>, PluginError> {
+        let date = date.to_string();
+        let listed = self.call(async move |world, store| match world {
+            World::Results(w) => w.brulee_plugin_results().call_reports(store, &date).await,
+            _ => unreachable!("a results reader is instantiated as the results world"),
+        })?;
+        Ok(listed
+            .into_iter()
+            .map(|r| StoredReport {
+                key: r.key,
+                scan_id: r.scan_id,
+                size: r.size,
+            })
+            .collect())
+    }
+
+    fn fetch(&mut self, key: &str) -> Result<Vec<u8>, PluginError> {
+        let key = key.to_string();
+        self.call(async move |world, store| match world {
+            World::Results(w) => w.brulee_plugin_results().call_fetch(store, &key).await,
+            _ => unreachable!("a results reader is instantiated as the results world"),
         })
     }
 }

@@ -1,7 +1,9 @@
 //! Combining reports: shard results into one report, equal in content to the report of one
 //! run over the same hosts.
 
-use super::{GroupSet, Report, SCHEMA_VERSION};
+use std::collections::BTreeMap;
+
+use super::{GroupSet, Report, Shard, SCHEMA_VERSION};
 use crate::findings::VulnersStatus;
 
 #[derive(Debug, thiserror::Error)]
@@ -10,13 +12,95 @@ pub enum MergeError {
     Empty,
     #[error("{source_name}: report schema {found} cannot be merged by this brulee (it reads {SCHEMA_VERSION})")]
     Schema { source_name: String, found: String },
+    #[error("shard {}/{} is given twice, {first} and {second}: its hosts would be counted twice; merge one of them", .shard.index, .shard.count)]
+    ShardTwice {
+        shard: Shard,
+        first: String,
+        second: String,
+    },
+}
+
+/// The shard reports [`latest_shard_set`] picked, and what it left out and why.
+#[derive(Debug, Default)]
+pub struct ShardSet {
+    /// In shard order.
+    pub chosen: Vec<(String, Report)>,
+    /// (name, why)
+    pub left_out: Vec<(String, String)>,
+}
+
+/// Out of every report stored for one date (by the storage sinks), the shards of the newest
+/// sharded run: the shards of one run have the same targets and shard count; of a shard
+/// stored more than once (a pod that ran again, a second run the same day) the newest is
+/// taken. Whole runs and earlier merges are left out: merged with the shards they would count
+/// hosts twice.
+pub fn latest_shard_set(reports: Vec<(String, Report)>) -> ShardSet {
+    let mut set = ShardSet::default();
+    let mut shards = Vec::new();
+    for (name, report) in reports {
+        match report.scan.shard {
+            Some(shard) => shards.push((name, report, shard)),
+            None => set.left_out.push((
+                name,
+                "not a shard (a whole run, or a merged report)".to_string(),
+            )),
+        }
+    }
+    let run = |r: &Report, s: &Shard| (r.scan.targets.clone(), s.count);
+    let Some(newest) = shards
+        .iter()
+        .max_by(|a, b| a.1.scan.started.cmp(&b.1.scan.started))
+        .map(|(_, r, s)| run(r, s))
+    else {
+        return set;
+    };
+    let mut by_index: BTreeMap<usize, (String, Report)> = BTreeMap::new();
+    for (name, report, shard) in shards {
+        if run(&report, &shard) != newest {
+            set.left_out.push((
+                name,
+                format!(
+                    "a shard of another run ({} shards of {})",
+                    shard.count,
+                    report.scan.targets.join(" ")
+                ),
+            ));
+            continue;
+        }
+        let (name, report) = match by_index.remove(&shard.index) {
+            Some((kept_name, kept)) if kept.scan.started >= report.scan.started => {
+                set.left_out.push((name, older(shard, &kept_name)));
+                (kept_name, kept)
+            }
+            Some((old_name, _)) => {
+                set.left_out.push((old_name, older(shard, &name)));
+                (name, report)
+            }
+            None => (name, report),
+        };
+        by_index.insert(shard.index, (name, report));
+    }
+    set.chosen = by_index.into_values().collect();
+    set
+}
+
+fn older(shard: Shard, newer: &str) -> String {
+    format!(
+        "shard {}/{} again, older than {newer}",
+        shard.index, shard.count
+    )
 }
 
 impl Report {
     /// Merge reports (each named for errors). Scan metadata is combined (earliest start, latest
     /// end, every command, file and warning); hosts, services, findings and suppressed
     /// findings are united and put in canonical order.
-    pub fn merge(reports: Vec<(String, Report)>) -> Result<Report, MergeError> {
+    ///
+    /// When every report is a shard of one run (`--shard I/N`), they are merged in shard order,
+    /// a shard given twice is refused, and missing shards make the result partial, with a
+    /// warning naming them.
+    pub fn merge(mut reports: Vec<(String, Report)>) -> Result<Report, MergeError> {
+        let missing = check_shards(&mut reports)?;
         let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
         let mut merged: Option<Report> = None;
         let mut groups = GroupSet::default();
@@ -66,6 +150,23 @@ impl Report {
             into.hosts.extend(report.hosts);
         }
         let mut merged = merged.ok_or(MergeError::Empty)?;
+        // The merge is not a shard: a later merge from a bucket must not take it for one.
+        merged.scan.shard = None;
+        if let Some((missing, count)) = missing {
+            merged.scan.complete = false;
+            let names: Vec<String> = missing.iter().map(|i| format!("{i}/{count}")).collect();
+            merged.scan.warnings.push(if names.len() == 1 {
+                format!(
+                    "shard {} is missing: its hosts are not in this report",
+                    names[0]
+                )
+            } else {
+                format!(
+                    "shards {} are missing: their hosts are not in this report",
+                    names.join(", ")
+                )
+            });
+        }
         merged.services = groups.into_groups();
         merged.scan.vuln_sources.sort();
         let time = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339(t).ok());
@@ -77,6 +178,37 @@ impl Report {
         merged.finish();
         Ok(merged)
     }
+}
+
+/// When all reports are shards of one count N: sort them by index, refuse an index given
+/// twice, and return the missing indexes (with N) if any.
+fn check_shards(
+    reports: &mut [(String, Report)],
+) -> Result<Option<(Vec<usize>, usize)>, MergeError> {
+    let shards: Option<Vec<Shard>> = reports.iter().map(|(_, r)| r.scan.shard).collect();
+    let Some(shards) = shards else {
+        return Ok(None);
+    };
+    let Some(count) = shards.first().map(|s| s.count) else {
+        return Ok(None);
+    };
+    if shards.iter().any(|s| s.count != count) {
+        return Ok(None);
+    }
+    reports.sort_by_key(|(_, r)| r.scan.shard.map(|s| s.index));
+    for pair in reports.windows(2) {
+        if pair[0].1.scan.shard == pair[1].1.scan.shard {
+            return Err(MergeError::ShardTwice {
+                shard: pair[0].1.scan.shard.expect("all are shards"),
+                first: pair[0].0.clone(),
+                second: pair[1].0.clone(),
+            });
+        }
+    }
+    let missing: Vec<usize> = (0..count)
+        .filter(|i| !shards.iter().any(|s| s.index == *i))
+        .collect();
+    Ok((!missing.is_empty()).then_some((missing, count)))
 }
 
 fn min_opt(a: Option<String>, b: Option<String>) -> Option<String> {

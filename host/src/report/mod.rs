@@ -21,13 +21,13 @@ use crate::vulndb::{Matcher, StoreError};
 
 pub use brulee_reports::UserTemplate;
 pub use diff::{Diff, EndpointDiff};
-pub use merge::MergeError;
+pub use merge::{latest_shard_set, MergeError, ShardSet};
 pub use render::{
     render, render_user_template, write_reports, RenderError, WriteError, FORMATS_HELP,
 };
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -98,6 +98,17 @@ pub struct ScanMeta {
     /// False when nmap was stopped before it finished: the report is partial.
     pub complete: bool,
     pub warnings: Vec<String>,
+    /// Which part of a sharded run (`brulee scan --shard I/N`) this report is (schema 1.2;
+    /// absent for whole runs and for merged reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// Part `index` (from 0) of a run split into `count` shards.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -263,6 +274,7 @@ impl Report {
                 database: provenance.database,
                 complete: scan.complete,
                 warnings: scan.warnings.clone(),
+                shard: None,
             },
             summary: Summary::default(),
             services: groups.into_groups(),

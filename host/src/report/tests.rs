@@ -192,3 +192,90 @@ fn hostile_banners_cannot_break_out_of_markdown_or_the_terminal() {
     let summary = render(&report, "summary").unwrap();
     assert!(!summary.contains('\x1b'), "{summary:?}");
 }
+
+/// The fixture's report as shard `index` of `count`, started at `started`, over `targets`.
+fn shard(index: usize, count: usize, started: &str, targets: &str) -> (String, Report) {
+    let mut report = Report::build(
+        &fixture_run("loopback-services.xml"),
+        provenance(VulnersStatus::Used),
+        None,
+    )
+    .unwrap();
+    report.scan.shard = Some(Shard { index, count });
+    report.scan.started = Some(started.to_string());
+    report.scan.targets = vec![targets.to_string()];
+    (format!("{targets} {index}/{count} {started}"), report)
+}
+
+#[test]
+fn of_a_date_folder_the_newest_runs_shards_are_picked_newest_copy_first() {
+    let day = "2026-11-25T02:0";
+    let mut merged_earlier = shard(0, 3, &format!("{day}1:00Z"), "10.0.0.0/8").1;
+    merged_earlier.scan.shard = None;
+    let set = latest_shard_set(vec![
+        shard(2, 3, &format!("{day}1:00Z"), "10.0.0.0/8"),
+        ("earlier merge".into(), merged_earlier),
+        shard(0, 3, &format!("{day}1:00Z"), "10.0.0.0/8"),
+        shard(0, 3, &format!("{day}5:00Z"), "10.0.0.0/8"), // the pod ran again
+        shard(1, 3, &format!("{day}1:00Z"), "10.0.0.0/8"),
+        shard(0, 2, &format!("{day}0:00Z"), "192.0.2.0/24"), // another team's run, older
+    ]);
+    let chosen: Vec<&str> = set.chosen.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        chosen,
+        [
+            "10.0.0.0/8 0/3 2026-11-25T02:05:00Z",
+            "10.0.0.0/8 1/3 2026-11-25T02:01:00Z",
+            "10.0.0.0/8 2/3 2026-11-25T02:01:00Z"
+        ]
+    );
+    let left_out: Vec<(&str, &str)> = set
+        .left_out
+        .iter()
+        .map(|(n, why)| (n.as_str(), why.as_str()))
+        .collect();
+    assert_eq!(
+        left_out,
+        [
+            (
+                "earlier merge",
+                "not a shard (a whole run, or a merged report)"
+            ),
+            (
+                "10.0.0.0/8 0/3 2026-11-25T02:01:00Z",
+                "shard 0/3 again, older than 10.0.0.0/8 0/3 2026-11-25T02:05:00Z"
+            ),
+            (
+                "192.0.2.0/24 0/2 2026-11-25T02:00:00Z",
+                "a shard of another run (2 shards of 192.0.2.0/24)"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn merging_shards_orders_them_refuses_one_twice_and_names_the_missing() {
+    let merged = Report::merge(vec![
+        shard(2, 4, "2026-11-25T02:02:00Z", "t"),
+        shard(0, 4, "2026-11-25T02:00:00Z", "t"),
+    ])
+    .unwrap();
+    assert_eq!(merged.scan.shard, None, "a merge is not a shard");
+    assert!(!merged.scan.complete);
+    assert!(merged
+        .scan
+        .warnings
+        .contains(&"shards 1/4, 3/4 are missing: their hosts are not in this report".to_string()));
+    assert_eq!(merged.scan.started.as_deref(), Some("2026-11-25T02:00:00Z"));
+    assert_valid(&merged);
+
+    let whole = Report::merge(vec![shard(1, 2, "b", "t"), shard(0, 2, "a", "t")]).unwrap();
+    assert!(whole.scan.complete);
+    assert!(!whole.scan.warnings.iter().any(|w| w.contains("missing")));
+
+    let twice = Report::merge(vec![shard(1, 2, "a", "t"), shard(1, 2, "b", "t")]).unwrap_err();
+    assert_eq!(
+        twice.to_string(),
+        "shard 1/2 is given twice, t 1/2 a and t 1/2 b: its hosts would be counted twice; merge one of them"
+    );
+}

@@ -81,3 +81,24 @@ pub fn require_tools() {
         "missing {missing:?}: run `cargo xtask setup --test` first"
     );
 }
+
+/// A CVE database in `dir` imported from the NVD records in fixtures/nvd.
+pub fn fixture_db(dir: &Path) -> PathBuf {
+    let db = dir.join("cve.sqlite");
+    let out = run(brulee()
+        .args(["db", "import", "--db"])
+        .arg(&db)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/nvd")));
+    assert_eq!(out.status.code(), Some(0));
+    db
+}
+
+/// nmap XML of one nginx on 127.0.0.4:80, in the given version.
+pub fn nginx_scan(dir: &Path, version: &str) -> PathBuf {
+    let xml = format!(
+        r#"<nmaprun scanner="nmap" args="nmap -sV" version="7.93" start="1700000000"><host><status state="up"/><address addr="127.0.0.4" addrtype="ipv4"/><ports><port protocol="tcp" portid="80"><state state="open"/><service name="http" product="nginx" version="{version}"><cpe>cpe:/a:igor_sysoev:nginx:{version}</cpe></service></port></ports></host><runstats><finished time="1700000010"/></runstats></nmaprun>"#
+    );
+    let path = dir.join(format!("nginx-{version}.xml"));
+    std::fs::write(&path, xml).unwrap();
+    path
+}

@@ -11,15 +11,17 @@
 //!
 //! Requests are signed with the account key (Shared Key, HMAC-SHA256 over the canonicalized
 //! headers and resource) or carry a SAS token. Blobs up to `block_threshold` bytes go in one
-//! Put Blob; larger ones as blocks (Put Block) committed by one Put Block List.
+//! Put Blob; larger ones as blocks (Put Block) committed by one Put Block List. The stored
+//! reports are read back (the `results` interface, for `brulee merge`) with List Blobs and
+//! Get Blob.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use brulee_sdk::http::{Request, Response};
-use brulee_sdk::{Artifact, Level, Sink};
+use brulee_sdk::{Artifact, Level, Results, Sink, StoredReport};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sink_upload::{percent_encode, Retry, ScanPlace};
+use sink_upload::{percent_encode, Layout, Listing, Retry, ScanPlace};
 
 /// The REST API version sent: one Azure serves and Azurite 3.35 knows.
 const API_VERSION: &str = "2021-08-06";
@@ -99,6 +101,59 @@ impl Sink for AzureBlob {
     }
 }
 
+impl Results for AzureBlob {
+    fn location() -> Result<String, String> {
+        let config: Config = brulee_sdk::config()?;
+        Ok(format!(
+            "{}/{}",
+            container_url(&config),
+            Layout::new(&config.prefix).root()
+        ))
+    }
+
+    fn dates() -> Result<Vec<String>, String> {
+        let (container, layout) = open_store()?;
+        Ok(layout.dates_in(&container.list(layout.root(), true)?))
+    }
+
+    fn reports(date: String) -> Result<Vec<StoredReport>, String> {
+        let (container, layout) = open_store()?;
+        let listing = container.list(&layout.date_folder(&date)?, false)?;
+        Ok(layout
+            .reports_in(&date, listing)
+            .into_iter()
+            .map(|(key, scan_id, size)| StoredReport { key, scan_id, size })
+            .collect())
+    }
+
+    fn fetch(key: String) -> Result<Vec<u8>, String> {
+        let (container, layout) = open_store()?;
+        layout.check_report_key(&key)?;
+        let response = container.send("GET", Some(&key), &[], b"", &[]);
+        container
+            .answered(
+                &format!("reading {key} from container {}", container.name),
+                response,
+                200,
+            )
+            .map(|r| r.body)
+    }
+}
+
+fn open_store() -> Result<(Container, Layout), String> {
+    let config: Config = brulee_sdk::config()?;
+    Ok((Container::new(&config)?, Layout::new(&config.prefix)))
+}
+
+/// `{endpoint}/{container}`, no trailing slash.
+fn container_url(config: &Config) -> String {
+    let endpoint = match &config.endpoint {
+        Some(e) => e.trim_end_matches('/').to_string(),
+        None => format!("https://{}.blob.core.windows.net", config.account),
+    };
+    format!("{endpoint}/{}", percent_encode(&config.container, false))
+}
+
 impl Container {
     fn new(config: &Config) -> Result<Self, String> {
         let credential = match &config.sas_env {
@@ -119,11 +174,7 @@ impl Container {
                 })?)
             }
         };
-        let endpoint = match &config.endpoint {
-            Some(e) => e.trim_end_matches('/').to_string(),
-            None => format!("https://{}.blob.core.windows.net", config.account),
-        };
-        let url = format!("{endpoint}/{}", percent_encode(&config.container, false));
+        let url = container_url(config);
         let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
         let path = after_scheme
             .find('/')
@@ -190,7 +241,7 @@ impl Container {
         Ok(())
     }
 
-    /// A signed PUT of `body` to the blob, with `query` (sorted by name) and `headers`.
+    /// A signed PUT of `body` to the blob, with `query` and `headers`.
     fn put(
         &self,
         blob: &str,
@@ -198,11 +249,86 @@ impl Container {
         body: &[u8],
         headers: &[(&str, &str)],
     ) -> Result<Response, String> {
-        let blob_path = percent_encode(blob, true);
-        let mut url = format!("{}/{blob_path}", self.url);
+        self.send("PUT", Some(blob), query, body, headers)
+    }
+
+    /// The blobs (name, size) under `prefix`, and with `folders` the "folders" below it
+    /// (`BlobPrefix` of a listing with delimiter `/`), page by page.
+    fn list(&self, prefix: &str, folders: bool) -> Result<Listing, String> {
+        let (mut blobs, mut found) = (Vec::new(), Vec::new());
+        let mut marker = String::new();
+        loop {
+            let mut query = vec![
+                ("comp", "list"),
+                ("prefix", prefix),
+                ("restype", "container"),
+            ];
+            if folders {
+                query.push(("delimiter", "/"));
+            }
+            if !marker.is_empty() {
+                query.push(("marker", marker.as_str()));
+            }
+            let what = format!("listing {prefix} in container {}", self.name);
+            let response = self.send("GET", None, &query, b"", &[]);
+            let response = self.answered(&what, response, 200)?;
+            let doc = roxmltree::Document::parse(std::str::from_utf8(&response.body).unwrap_or(""))
+                .map_err(|e| format!("{what}: the answer is not a listing: {e}"))?;
+            let text = |node: roxmltree::Node, name: &str| {
+                node.children()
+                    .find(|c| c.has_tag_name(name))
+                    .and_then(|c| c.text())
+                    .map(str::to_string)
+            };
+            for node in doc.descendants() {
+                if node.has_tag_name("Blob") {
+                    let size = node
+                        .children()
+                        .find(|c| c.has_tag_name("Properties"))
+                        .and_then(|p| text(p, "Content-Length"))
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    blobs.extend(text(node, "Name").map(|n| (n, size)));
+                } else if node.has_tag_name("BlobPrefix") {
+                    found.extend(text(node, "Name"));
+                }
+            }
+            marker = text(doc.root_element(), "NextMarker").unwrap_or_default();
+            if marker.is_empty() {
+                return Ok(Listing {
+                    objects: blobs,
+                    folders: found,
+                });
+            }
+        }
+    }
+
+    /// A signed request to the blob (or, without one, to the container), with `query` and
+    /// `headers`.
+    fn send(
+        &self,
+        method: &str,
+        blob: Option<&str>,
+        query: &[(&str, &str)],
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<Response, String> {
+        let (mut url, resource) = match blob {
+            Some(blob) => {
+                let blob_path = percent_encode(blob, true);
+                (
+                    format!("{}/{blob_path}", self.url),
+                    format!("/{}{}/{blob_path}", self.account, self.path),
+                )
+            }
+            None => (self.url.clone(), format!("/{}{}", self.account, self.path)),
+        };
         let mut separator = '?';
         for (name, value) in query {
-            url.push_str(&format!("{separator}{name}={}", percent_encode(value, false)));
+            url.push_str(&format!(
+                "{separator}{name}={}",
+                percent_encode(value, false)
+            ));
             separator = '&';
         }
         if let Credential::Sas(sas) = &self.credential {
@@ -213,13 +339,15 @@ impl Container {
             let mut all: Vec<(&str, String)> = vec![
                 ("x-ms-date", date),
                 ("x-ms-version", API_VERSION.to_string()),
-                ("content-length", body.len().to_string()),
             ];
+            if method == "PUT" {
+                all.push(("content-length", body.len().to_string()));
+            }
             all.extend(headers.iter().map(|(n, v)| (*n, v.to_string())));
-            let mut request = Request::put(&url, body.to_vec());
+            let mut request = Request::new(method, &url);
+            request.body = body.to_vec();
             if let Credential::SharedKey(key) = &self.credential {
-                let resource = format!("/{}{}/{blob_path}", self.account, self.path);
-                let signature = sign(key, &string_to_sign(&all, &resource, query));
+                let signature = sign(key, &string_to_sign(method, &all, &resource, query));
                 request = request.header(
                     "authorization",
                     &format!("SharedKey {}:{signature}", self.account),
@@ -234,9 +362,19 @@ impl Container {
 
     fn check(&self, blob: &str, response: Result<Response, String>) -> Result<(), String> {
         let where_ = format!("uploading {blob} to container {}", self.name);
+        self.answered(&where_, response, 201).map(|_| ())
+    }
+
+    /// The response when its status is `ok`; else what Azure said, `where_` first.
+    fn answered(
+        &self,
+        where_: &str,
+        response: Result<Response, String>,
+        ok: u16,
+    ) -> Result<Response, String> {
         let response = response.map_err(|e| format!("{where_}: {e}"))?;
-        if response.status == 201 {
-            return Ok(());
+        if response.status == ok {
+            return Ok(response);
         }
         let text = response.text();
         // Azure says why in the x-ms-error-code header and the XML body's <Code>.
@@ -253,22 +391,24 @@ impl Container {
         let hint = match response.status {
             403 => match self.credential {
                 Credential::SharedKey(_) => ": Azure refused the signature; check that the account key (AZURE_STORAGE_KEY or config.key_env) belongs to this account",
-                Credential::Sas(_) => ": Azure refused the SAS token; check that it is current and allows create and write",
+                Credential::Sas(_) => ": Azure refused the SAS token; check that it is current and allows what is asked (create and write to upload; read and list to merge)",
             },
             404 => ": does the container exist?",
             _ => "",
         };
-        Err(format!(
-            "{where_}: HTTP {} {code}{hint}",
-            response.status
-        ))
+        Err(format!("{where_}: HTTP {} {code}{hint}", response.status))
     }
 }
 
-/// Shared Key's string to sign (version 2009-09-19 and later): the standard headers in their
-/// fixed order (Content-Length empty when 0), the `x-ms-` headers sorted, then the resource
-/// with its query parameters sorted by name.
-fn string_to_sign(headers: &[(&str, String)], resource: &str, query: &[(&str, &str)]) -> String {
+/// Shared Key's string to sign (version 2009-09-19 and later): the method, the standard
+/// headers in their fixed order (Content-Length empty when 0), the `x-ms-` headers sorted,
+/// then the resource with its query parameters sorted by name.
+fn string_to_sign(
+    method: &str,
+    headers: &[(&str, String)],
+    resource: &str,
+    query: &[(&str, &str)],
+) -> String {
     let get = |name: &str| {
         headers
             .iter()
@@ -280,7 +420,7 @@ fn string_to_sign(headers: &[(&str, String)], resource: &str, query: &[(&str, &s
         other => other,
     };
     let mut text = format!(
-        "PUT\n{}\n{}\n{length}\n{}\n{}\n\n{}\n{}\n{}\n{}\n{}\n",
+        "{method}\n{}\n{}\n{length}\n{}\n{}\n\n{}\n{}\n{}\n{}\n{}\n",
         get("content-encoding"),
         get("content-language"),
         get("content-md5"),
@@ -315,4 +455,4 @@ fn sign(key: &[u8], text: &str) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-brulee_sdk::export!(AzureBlob as sink);
+brulee_sdk::export!(AzureBlob as storage);

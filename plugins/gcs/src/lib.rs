@@ -10,13 +10,15 @@
 //! ```
 //!
 //! Objects up to `resumable_threshold` bytes go in one multipart upload; larger ones by a
-//! resumable upload in chunks (the JSON API's 308 + Range protocol).
+//! resumable upload in chunks (the JSON API's 308 + Range protocol). The stored reports are
+//! read back (the `results` interface, for `brulee merge gs://BUCKET/PREFIX/`) by listing
+//! objects with a prefix and downloading them (`alt=media`).
 
 mod auth;
 
 use brulee_sdk::http::{Request, Response};
-use brulee_sdk::{Artifact, Level, Sink};
-use sink_upload::{percent_encode, Retry, ScanPlace};
+use brulee_sdk::{Artifact, Level, Results, Sink, StoredReport};
+use sink_upload::{percent_encode, Layout, Listing, Retry, ScanPlace};
 
 const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 const DEFAULT_CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS_JSON";
@@ -59,23 +61,8 @@ impl Sink for Gcs {
                 config.chunk_size
             ));
         }
-        let retry = Retry {
-            attempts: config.attempts,
-            ..Retry::default()
-        };
-        let token = access_token(&config, &retry)?;
         let place = ScanPlace::of_report(&report)?;
-        let bucket = Bucket {
-            base: config
-                .endpoint
-                .as_deref()
-                .unwrap_or(DEFAULT_ENDPOINT)
-                .trim_end_matches('/')
-                .to_string(),
-            name: config.bucket.clone(),
-            token,
-            retry,
-        };
+        let bucket = Bucket::open(&config)?;
         for artifact in &artifacts {
             let object = place.object_name(&config.prefix, &artifact.name);
             if artifact.contents.len() > config.resumable_threshold {
@@ -95,6 +82,55 @@ impl Sink for Gcs {
         );
         Ok(())
     }
+}
+
+impl Results for Gcs {
+    fn location() -> Result<String, String> {
+        let config: Config = brulee_sdk::config()?;
+        Ok(format!(
+            "gs://{}/{}",
+            config.bucket,
+            Layout::new(&config.prefix).root()
+        ))
+    }
+
+    fn dates() -> Result<Vec<String>, String> {
+        let (bucket, layout) = open_store()?;
+        Ok(layout.dates_in(&bucket.list(layout.root(), true)?))
+    }
+
+    fn reports(date: String) -> Result<Vec<StoredReport>, String> {
+        let (bucket, layout) = open_store()?;
+        let listing = bucket.list(&layout.date_folder(&date)?, false)?;
+        Ok(layout
+            .reports_in(&date, listing)
+            .into_iter()
+            .map(|(key, scan_id, size)| StoredReport { key, scan_id, size })
+            .collect())
+    }
+
+    fn fetch(key: String) -> Result<Vec<u8>, String> {
+        let (bucket, layout) = open_store()?;
+        layout.check_report_key(&key)?;
+        let url = format!(
+            "{}/storage/v1/b/{}/o/{}?alt=media",
+            bucket.base,
+            percent_encode(&bucket.name, false),
+            percent_encode(&key, false)
+        );
+        let response = bucket.send(|| Request::get(&url));
+        let response = bucket.answered(
+            &format!("reading gs://{}/{key}", bucket.name),
+            response,
+            &[200],
+        )?;
+        Ok(response.body)
+    }
+}
+
+fn open_store() -> Result<(Bucket, Layout), String> {
+    let config: Config = brulee_sdk::config()?;
+    Ok((Bucket::open(&config)?, Layout::new(&config.prefix)))
 }
 
 fn access_token(config: &Config, retry: &Retry) -> Result<String, String> {
@@ -123,6 +159,78 @@ struct Bucket {
 }
 
 impl Bucket {
+    /// The bucket of `config`, with an access token.
+    fn open(config: &Config) -> Result<Self, String> {
+        let retry = Retry {
+            attempts: config.attempts,
+            ..Retry::default()
+        };
+        let token = access_token(config, &retry)?;
+        Ok(Bucket {
+            base: config
+                .endpoint
+                .as_deref()
+                .unwrap_or(DEFAULT_ENDPOINT)
+                .trim_end_matches('/')
+                .to_string(),
+            name: config.bucket.clone(),
+            token,
+            retry,
+        })
+    }
+
+    /// The objects (name, size) under `prefix`, and with `folders` the "folders" below it
+    /// (the JSON API's `prefixes` of a listing with delimiter `/`), page by page.
+    fn list(&self, prefix: &str, folders: bool) -> Result<Listing, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            items: Vec<Object>,
+            #[serde(default)]
+            prefixes: Vec<String>,
+            next_page_token: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Object {
+            name: String,
+            /// A decimal string, as the JSON API writes 64-bit numbers.
+            size: Option<String>,
+        }
+        let (mut objects, mut found) = (Vec::new(), Vec::new());
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = format!(
+                "{}/storage/v1/b/{}/o?prefix={}",
+                self.base,
+                percent_encode(&self.name, false),
+                percent_encode(prefix, false)
+            );
+            if folders {
+                url.push_str("&delimiter=%2F");
+            }
+            if let Some(t) = &token {
+                url.push_str(&format!("&pageToken={}", percent_encode(t, false)));
+            }
+            let what = format!("listing gs://{}/{prefix}", self.name);
+            let response = self.answered(&what, self.send(|| Request::get(&url)), &[200])?;
+            let page: Page = serde_json::from_slice(&response.body)
+                .map_err(|e| format!("{what}: the answer is not a listing: {e}"))?;
+            objects.extend(page.items.into_iter().map(|o| {
+                let size = o.size.and_then(|s| s.parse().ok()).unwrap_or(0);
+                (o.name, size)
+            }));
+            found.extend(page.prefixes);
+            token = page.next_page_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(Listing {
+                    objects,
+                    folders: found,
+                });
+            }
+        }
+    }
+
     fn upload_url(&self, query: &str) -> String {
         format!(
             "{}/upload/storage/v1/b/{}/o?{query}",
@@ -192,8 +300,10 @@ impl Bucket {
             let end = (offset + chunk).min(total);
             let piece = &artifact.contents[offset..end];
             let response = self.send(|| {
-                Request::put(&session, piece.to_vec())
-                    .header("content-range", &format!("bytes {offset}-{}/{total}", end - 1))
+                Request::put(&session, piece.to_vec()).header(
+                    "content-range",
+                    &format!("bytes {offset}-{}/{total}", end - 1),
+                )
             })?;
             match response.status {
                 308 => {
@@ -228,13 +338,23 @@ impl Bucket {
         ok: &[u16],
     ) -> Result<(), String> {
         let where_ = format!("uploading gs://{}/{object}", self.name);
+        self.answered(&where_, response, ok).map(|_| ())
+    }
+
+    /// The response when its status is one of `ok`; else what went wrong, `where_` first.
+    fn answered(
+        &self,
+        where_: &str,
+        response: Result<Response, String>,
+        ok: &[u16],
+    ) -> Result<Response, String> {
         let response = response.map_err(|e| format!("{where_}: {e}"))?;
         if ok.contains(&response.status) {
-            return Ok(());
+            return Ok(response);
         }
         let hint = match response.status {
-            401 | 403 => ": GCS refused the credentials; check the token or key and that the account may write to the bucket",
-            404 => ": no such bucket",
+            401 | 403 => ": GCS refused the credentials; check the token or key and that the account may use the bucket",
+            404 => ": no such bucket or object",
             _ => "",
         };
         Err(format!(
@@ -253,4 +373,4 @@ fn header(response: &Response, name: &str) -> Option<String> {
         .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
 }
 
-brulee_sdk::export!(Gcs as sink);
+brulee_sdk::export!(Gcs as storage);

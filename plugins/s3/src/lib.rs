@@ -14,14 +14,18 @@
 //! parts. Transport errors, 5xx and throttling answers are retried with exponential backoff,
 //! `attempts` tries in all per request; any other answer fails the step at once with what S3
 //! said. The artifacts are on local disk before a sink runs, so a failed upload loses nothing.
+//!
+//! It also reads the stored reports back (the `results` interface, for `brulee merge
+//! s3://BUCKET/PREFIX/`): ListObjectsV2 for the date folders and a date's `report.json`
+//! objects, GetObject for each.
 
 use std::time::Duration;
 
 use aws_sigv4::service::{explain, failure, transport, xml_text, Outcome, RetryPolicy};
 use aws_sigv4::{encode_path, Credentials, Signer, Timestamp};
 use brulee_sdk::http::{send, Request, Response};
-use brulee_sdk::{Artifact, Level, Sink};
-use sink_upload::ScanPlace;
+use brulee_sdk::{Artifact, Level, Results, Sink, StoredReport};
+use sink_upload::{Layout, Listing, ScanPlace};
 
 const MIB: u64 = 1 << 20;
 /// S3 refuses parts below 5 MiB (the last part excepted).
@@ -224,7 +228,96 @@ impl Bucket {
     }
 }
 
+impl Bucket {
+    /// Every object (or, with `delimiter`, every folder and object) under `prefix`, page by
+    /// page (1000 keys a page).
+    fn list(&self, prefix: &str, delimiter: Option<&str>) -> Result<Listing, String> {
+        let mut listing = Listing::default();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = format!("list-type=2&prefix={}", aws_sigv4::encode(prefix));
+            if let Some(d) = delimiter {
+                query.push_str(&format!("&delimiter={}", aws_sigv4::encode(d)));
+            }
+            if let Some(t) = &token {
+                query.push_str(&format!("&continuation-token={}", aws_sigv4::encode(t)));
+            }
+            let url = format!("{}?{query}", self.base);
+            let answer = self.call("GET", &url, &[], b"")?;
+            token = parse_listing(&answer.text(), &mut listing)?;
+            if token.is_none() {
+                return Ok(listing);
+            }
+        }
+    }
+}
+
+/// Adds one ListObjectsV2 answer to `listing`; the continuation token when there is more.
+fn parse_listing(xml: &str, listing: &mut Listing) -> Result<Option<String>, String> {
+    let doc = roxmltree::Document::parse(xml)
+        .map_err(|e| format!("S3 answered a listing that is not XML: {e}"))?;
+    let text = |node: roxmltree::Node, name: &str| {
+        node.children()
+            .find(|c| c.has_tag_name(name))
+            .and_then(|c| c.text())
+            .map(str::to_string)
+    };
+    let root = doc.root_element();
+    for node in root.children() {
+        if node.has_tag_name("Contents") {
+            if let Some(key) = text(node, "Key") {
+                let size = text(node, "Size").and_then(|s| s.parse().ok()).unwrap_or(0);
+                listing.objects.push((key, size));
+            }
+        } else if node.has_tag_name("CommonPrefixes") {
+            listing.folders.extend(text(node, "Prefix"));
+        }
+    }
+    let truncated = text(root, "IsTruncated").is_some_and(|t| t == "true");
+    Ok(text(root, "NextContinuationToken").filter(|_| truncated))
+}
+
+/// The config, the bucket and the layout of the stored files, for reading.
+fn open_store() -> Result<(Config, Bucket, Layout), String> {
+    let config: Config = brulee_sdk::config()?;
+    let bucket = Bucket::new(&config)?;
+    let layout = Layout::new(&config.prefix);
+    Ok((config, bucket, layout))
+}
+
 struct S3;
+
+impl Results for S3 {
+    fn location() -> Result<String, String> {
+        let config: Config = brulee_sdk::config()?;
+        Ok(format!(
+            "s3://{}/{}",
+            config.bucket,
+            Layout::new(&config.prefix).root()
+        ))
+    }
+
+    fn dates() -> Result<Vec<String>, String> {
+        let (_, bucket, layout) = open_store()?;
+        Ok(layout.dates_in(&bucket.list(layout.root(), Some("/"))?))
+    }
+
+    fn reports(date: String) -> Result<Vec<StoredReport>, String> {
+        let (_, bucket, layout) = open_store()?;
+        let listing = bucket.list(&layout.date_folder(&date)?, None)?;
+        Ok(layout
+            .reports_in(&date, listing)
+            .into_iter()
+            .map(|(key, scan_id, size)| StoredReport { key, scan_id, size })
+            .collect())
+    }
+
+    fn fetch(key: String) -> Result<Vec<u8>, String> {
+        let (_, bucket, layout) = open_store()?;
+        layout.check_report_key(&key)?;
+        Ok(bucket.call("GET", &bucket.url(&key, ""), &[], b"")?.body)
+    }
+}
 
 impl Sink for S3 {
     fn deliver(report: String, artifacts: Vec<Artifact>) -> Result<(), String> {
@@ -237,7 +330,7 @@ impl Sink for S3 {
         }
         let bucket = Bucket::new(&config)?;
         // The same place as the other storage sinks: plugins/README.md, "Where the storage
-        // sinks put the files".
+        // sinks put the files". `Results` reads it back.
         let folder = ScanPlace::of_report(&report)?.object_name(&config.prefix, "");
         let folder = folder.trim_end_matches('/');
         let threshold = config.multipart_threshold_mib.saturating_mul(MIB);
@@ -274,4 +367,4 @@ impl Sink for S3 {
     }
 }
 
-brulee_sdk::export!(S3 as sink);
+brulee_sdk::export!(S3 as storage);

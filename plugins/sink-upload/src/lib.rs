@@ -1,5 +1,7 @@
 //! What brulee's object-storage sinks (s3, gcs, azure-blob) share: where each artifact is stored,
-//! `{prefix}/{date}/{scan_id}/{name}`, and sending a request with bounded retries.
+//! `{prefix}/{date}/{scan_id}/{name}`, how the stored reports are found again ([`Layout`], for
+//! the `results` interface that `brulee merge` reads through), and sending a request with
+//! bounded retries.
 //!
 //! The report has no scan id, so one is derived from what identifies the scan and stays the
 //! same whenever the same scan is reported again: the first 12 hex digits of the SHA-256 of
@@ -48,14 +50,124 @@ impl ScanPlace {
 
     /// `{prefix}/{date}/{scan_id}/{name}`; an empty prefix adds no leading slash.
     pub fn object_name(&self, prefix: &str, name: &str) -> String {
+        format!(
+            "{}{}/{}/{}",
+            Layout::new(prefix).root(),
+            self.date,
+            self.scan_id,
+            name
+        )
+    }
+}
+
+/// The name every run's JSON report has in its scan folder.
+pub const REPORT_NAME: &str = "report.json";
+
+/// The layout under one prefix, read back: date folders, then scan folders, then the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// `nightly/`, or empty without a prefix.
+    root: String,
+}
+
+impl Layout {
+    /// Leading and trailing `/` of the prefix are ignored, as when storing.
+    pub fn new(prefix: &str) -> Self {
         let prefix = prefix.trim_matches('/');
-        let place = format!("{}/{}/{}", self.date, self.scan_id, name);
-        if prefix.is_empty() {
-            place
-        } else {
-            format!("{prefix}/{place}")
+        Layout {
+            root: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
         }
     }
+
+    /// Where the date folders are: `nightly/`, or empty.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// `{prefix}/{date}/`, for a date as brulee names it (`YYYY-MM-DD` or `undated`).
+    pub fn date_folder(&self, date: &str) -> Result<String, String> {
+        if !is_date(date) {
+            return Err(format!(
+                "{date:?} is not a date folder: YYYY-MM-DD (or \"undated\") expected"
+            ));
+        }
+        Ok(format!("{}{date}/", self.root))
+    }
+
+    /// The date of a folder a listing returned (`nightly/2026-11-25/` → `2026-11-25`); `None`
+    /// for folders that are not date folders of this prefix.
+    pub fn date_of(&self, folder: &str) -> Option<String> {
+        let date = folder.strip_prefix(&self.root)?.strip_suffix('/')?;
+        is_date(date).then(|| date.to_string())
+    }
+
+    /// The scan id of `key` when it is `{prefix}/{date}/{scan_id}/report.json`.
+    pub fn scan_of(&self, date: &str, key: &str) -> Option<String> {
+        let rest = key.strip_prefix(&self.date_folder(date).ok()?)?;
+        let scan_id = rest.strip_suffix(REPORT_NAME)?.strip_suffix('/')?;
+        (!scan_id.is_empty() && !scan_id.contains('/')).then(|| scan_id.to_string())
+    }
+
+    /// Refuses to fetch anything but a stored report of this prefix: brulee only asks for
+    /// what the plugin listed, and the step's credentials are for this place only.
+    pub fn check_report_key(&self, key: &str) -> Result<(), String> {
+        let mut parts = key.strip_prefix(&self.root).unwrap_or("").split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(date), Some(scan_id), Some(REPORT_NAME), None)
+                if self.scan_of(date, key).as_deref() == Some(scan_id) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "{key:?} is not a stored report under {:?} ({{date}}/{{scan_id}}/{REPORT_NAME})",
+                self.root
+            )),
+        }
+    }
+}
+
+/// What a store's listing under a prefix held.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// (name, size in bytes)
+    pub objects: Vec<(String, u64)>,
+    /// With delimiter `/`: the "folders" right below the prefix, ending in `/`.
+    pub folders: Vec<String>,
+}
+
+impl Layout {
+    /// The date folders among a delimited listing of [`Layout::root`].
+    pub fn dates_in(&self, listing: &Listing) -> Vec<String> {
+        listing
+            .folders
+            .iter()
+            .filter_map(|folder| self.date_of(folder))
+            .collect()
+    }
+
+    /// The stored reports, (key, scan id, size), among a listing of a date folder.
+    pub fn reports_in(&self, date: &str, listing: Listing) -> Vec<(String, String, u64)> {
+        listing
+            .objects
+            .into_iter()
+            .filter_map(|(key, size)| Some((key.clone(), self.scan_of(date, &key)?, size)))
+            .collect()
+    }
+}
+
+/// `YYYY-MM-DD` (digits) or `undated`, as [`ScanPlace`] names date folders.
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    text == "undated"
+        || (b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            }))
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (and `/` when `keep_slash`).
@@ -174,8 +286,55 @@ mod tests {
     #[test]
     fn a_scan_without_start_is_undated_and_an_own_id_is_kept() {
         let place = ScanPlace::of_report(r#"{"scan": {"started": null, "id": "s1"}}"#).unwrap();
-        assert_eq!((place.date.as_str(), place.scan_id.as_str()), ("undated", "s1"));
+        assert_eq!(
+            (place.date.as_str(), place.scan_id.as_str()),
+            ("undated", "s1")
+        );
         assert!(ScanPlace::of_report("not json").is_err());
+    }
+
+    #[test]
+    fn stored_reports_are_found_again_where_the_sinks_put_them() {
+        let layout = Layout::new("/nightly/");
+        assert_eq!(layout.root(), "nightly/");
+        assert_eq!(Layout::new("").root(), "");
+        assert_eq!(
+            layout.date_of("nightly/2026-11-25/").as_deref(),
+            Some("2026-11-25")
+        );
+        assert_eq!(
+            layout.date_of("nightly/undated/").as_deref(),
+            Some("undated")
+        );
+        assert_eq!(layout.date_of("nightly/combined/"), None);
+        assert_eq!(layout.date_of("other/2026-11-25/"), None);
+        assert!(layout.date_folder("2026-11-25/../x").is_err());
+        let place = ScanPlace {
+            date: "2026-11-25".into(),
+            scan_id: "0a1b2c3d4e5f".into(),
+        };
+        let key = place.object_name("nightly", REPORT_NAME);
+        assert_eq!(
+            layout.scan_of("2026-11-25", &key).as_deref(),
+            Some("0a1b2c3d4e5f")
+        );
+        assert_eq!(
+            layout.scan_of("2026-11-25", "nightly/2026-11-25/x/report.md"),
+            None
+        );
+        assert_eq!(
+            layout.scan_of("2026-11-25", "nightly/2026-11-25/a/b/report.json"),
+            None
+        );
+        assert!(layout.check_report_key(&key).is_ok());
+        for refused in [
+            "nightly/2026-11-25/x/report.md",
+            "other/2026-11-25/x/report.json",
+            "nightly/2026-11-25/report.json",
+            "nightly/../secrets/x/report.json",
+        ] {
+            assert!(layout.check_report_key(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]
