@@ -253,6 +253,7 @@ fn database_info(store: &crate::vulndb::Store) -> anyhow::Result<crate::report::
         kev_entries: status.kev_entries,
         newest_modified: status.newest_modified,
         last_import: status.last_import,
+        epss_date: status.epss_date,
     })
 }
 

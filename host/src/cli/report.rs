@@ -92,7 +92,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         report.diff = Some(Diff::between(&read_report(old)?, &report));
     }
     if let Some(manifest) = &manifest {
-        crate::pipeline::process(manifest, &mut report)?;
+        // Plugins read advisory data (KEV, EPSS, distro fixes) from the same database.
+        let db = (!args.no_db)
+            .then(|| args.db.resolve())
+            .filter(|p| p.exists());
+        crate::pipeline::process(manifest, &mut report, db.as_deref())?;
     }
     let output = args
         .output

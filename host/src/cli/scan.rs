@@ -383,7 +383,11 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
         .map(|old| report::Diff::between(old, &report));
     report.steps = source_records;
     if let Some(manifest) = &manifest {
-        crate::pipeline::process(manifest, &mut report)?;
+        // Plugins read advisory data (KEV, EPSS, distro fixes) from the same database.
+        let db = (!args.no_db)
+            .then(|| args.db.resolve())
+            .filter(|p| p.exists());
+        crate::pipeline::process(manifest, &mut report, db.as_deref())?;
     }
     let written = write_outputs(&report, &output, &formats, &templates, args.extras.pdf)?;
     if let Some(manifest) = &manifest {

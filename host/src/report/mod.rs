@@ -27,7 +27,7 @@ pub use render::{
 };
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -108,6 +108,9 @@ pub struct DatabaseInfo {
     /// The newest `lastModified` of its records: how fresh the data is.
     pub newest_modified: Option<String>,
     pub last_import: Option<String>,
+    /// The score date of its EPSS data, when it has some (schema 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -293,8 +296,15 @@ impl Report {
         }
         self.services.sort_by(|a, b| {
             let vulnerable = |g: &ServiceGroup| g.lookup == Lookup::Vulnerable;
+            let priority = |g: &ServiceGroup| {
+                g.vulnerabilities
+                    .iter()
+                    .filter_map(|v| v.priority)
+                    .fold(-1.0, f64::max)
+            };
             vulnerable(b)
                 .cmp(&vulnerable(a))
+                .then_with(|| priority(b).total_cmp(&priority(a)))
                 .then_with(|| b.max_severity.cmp(&a.max_severity))
                 .then_with(|| {
                     b.max_cvss
