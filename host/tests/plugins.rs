@@ -319,7 +319,7 @@ fn manifest_with_lua_filter_wasm_enricher_and_wasm_sink_runs_end_to_end() {
 
     let report = read_json(&out.join("report.json"));
     assert_schema_valid(&report);
-    assert_eq!(report["schema_version"], "1.1");
+    assert_eq!(report["schema_version"], "1.2");
     let suppressed = report["suppressed"].as_array().unwrap();
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0]["cve"], "CVE-2020-15778");
