@@ -23,13 +23,20 @@ fn advisory_db(dir: &Path) -> PathBuf {
         .arg(repo("fixtures/nvd/nvd2_openssh.json.gz"))
         .arg(repo("fixtures/nvd/nvd2_nginx.json.gz"))
         .arg(repo("fixtures/nvd/nvd2_recent_debian12.json.gz"))
-        .arg(repo("../shared/data/kev/known_exploited_vulnerabilities.json"))
-        .arg(repo("fixtures/advisories/epss_scores-2026-01-30-subset.csv"))
+        .arg(repo(
+            "../shared/data/kev/known_exploited_vulnerabilities.json",
+        ))
+        .arg(repo(
+            "fixtures/advisories/epss_scores-2026-01-30-subset.csv",
+        ))
         .arg(repo("fixtures/advisories/distro")));
     assert_eq!(result.status.code(), Some(0));
     let log = stderr(&result);
     assert!(log.contains("(FIRST EPSS): 192 EPSS scores"), "{log}");
-    assert!(log.contains("(Debian changelog): 17 advisory statements"), "{log}");
+    assert!(
+        log.contains("(Debian changelog): 17 advisory statements"),
+        "{log}"
+    );
     assert!(log.contains("(Debian security tracker record)"), "{log}");
     assert!(log.contains("(OSV): 2 advisory statements"), "{log}");
     db
@@ -99,7 +106,8 @@ fn a_live_scan_of_debian_openssh_drops_what_debian_fixed() {
     // Fixed in bookworm, each with the source that says so.
     let suppressed = &report["suppressed"];
     let reason = |id: &str| {
-        by_id(suppressed, id).unwrap_or_else(|| panic!("{id} not suppressed: {suppressed}"))["reason"]
+        by_id(suppressed, id).unwrap_or_else(|| panic!("{id} not suppressed: {suppressed}"))
+            ["reason"]
             .as_str()
             .unwrap()
             .to_string()
@@ -146,10 +154,7 @@ fn a_live_scan_of_debian_openssh_drops_what_debian_fixed() {
     assert_eq!(open["epss"], 0.00119);
     assert_eq!(open["epss_percentile"], 0.31126);
     assert_eq!(open["enrichment"]["epss"]["percentile"], 0.31126);
-    assert_eq!(
-        open["enrichment"]["epss"]["date"],
-        "2026-01-30T12:55:00Z"
-    );
+    assert_eq!(open["enrichment"]["epss"]["date"], "2026-01-30T12:55:00Z");
     // The configured thresholds: percentile ≥ 0.8 → 40, ≥ 0.3 → 20.
     for f in findings.as_array().unwrap() {
         let expected = match f["epss_percentile"].as_f64() {
@@ -175,7 +180,10 @@ fn a_live_scan_of_debian_openssh_drops_what_debian_fixed() {
         markdown.contains(r"fixed in Debian bookworm 1:9.2p1-2\+deb12u3 \(DSA-5724-1\)"),
         "{markdown}"
     );
-    assert!(markdown.contains("**priority 40** EPSS 2.7% (percentile 85.6)"), "{markdown}");
+    assert!(
+        markdown.contains("**priority 40** EPSS 2.7% (percentile 85.6)"),
+        "{markdown}"
+    );
     drop(ssh);
 }
 
@@ -208,10 +216,9 @@ fn kev_and_epss_raise_a_known_exploited_cve_to_the_top() {
     assert_eq!(kev["ransomware"], false);
     assert_eq!(rapid_reset["enrichment"]["epss"]["priority"], 70);
     // nginx shows no Debian revision: kept, marked.
-    assert!(rapid_reset["notes"][0]
-        .as_str()
-        .unwrap()
-        .starts_with("distro-backports: distro build: may be backported (nmap shows no package revision"));
+    assert!(rapid_reset["notes"][0].as_str().unwrap().starts_with(
+        "distro-backports: distro build: may be backported (nmap shows no package revision"
+    ));
     assert_ordered_by_priority(findings);
     // The service with the highest priority comes first.
     assert_eq!(report["services"][0]["product"], "nginx");
@@ -238,7 +245,8 @@ fn without_a_database_the_plugins_say_so_and_change_nothing() {
     assert_eq!(result.status.code(), Some(0));
     let log = stderr(&result);
     assert_eq!(
-        log.matches("kev warn: this run has no CVE database").count(),
+        log.matches("kev warn: this run has no CVE database")
+            .count(),
         1,
         "{log}"
     );

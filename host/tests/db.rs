@@ -512,7 +512,10 @@ fn update_fetches_epss_scores_and_the_debian_tracker() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&csv).unwrap();
     let mut files = BTreeMap::new();
-    files.insert("epss_scores-current.csv.gz".to_string(), gz.finish().unwrap());
+    files.insert(
+        "epss_scores-current.csv.gz".to_string(),
+        gz.finish().unwrap(),
+    );
     files.insert(
         "tracker/data/json".to_string(),
         std::fs::read(advisories.join("debian-tracker-subset.json")).unwrap(),
@@ -521,12 +524,21 @@ fn update_fetches_epss_scores_and_the_debian_tracker() {
     let empty = br#"{"format":"NVD_CVE","version":"2.0","vulnerabilities":[]}"#.to_vec();
     let sha: String = {
         use sha2::{Digest, Sha256};
-        Sha256::digest(&empty).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(&empty)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     };
     let mut feed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     feed.write_all(&empty).unwrap();
-    files.insert("feeds/nvdcve-2.0-modified.json.gz".into(), feed.finish().unwrap());
-    files.insert("feeds/nvdcve-2.0-modified.meta".into(), format!("sha256:{sha}\r\n").into_bytes());
+    files.insert(
+        "feeds/nvdcve-2.0-modified.json.gz".into(),
+        feed.finish().unwrap(),
+    );
+    files.insert(
+        "feeds/nvdcve-2.0-modified.meta".into(),
+        format!("sha256:{sha}\r\n").into_bytes(),
+    );
     let server = FeedServer::start(files);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cve.sqlite");

@@ -85,9 +85,7 @@ fn import(args: ImportArgs) -> anyhow::Result<u8> {
         if !path.exists() {
             return Err(UsageError(format!("{}: no such file or folder", path.display())).into());
         }
-        files.extend(
-            data_files(path).with_context(|| format!("cannot list {}", path.display()))?,
-        );
+        files.extend(data_files(path).with_context(|| format!("cannot list {}", path.display()))?);
     }
     if files.is_empty() {
         return Err(UsageError(

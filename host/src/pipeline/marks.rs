@@ -60,7 +60,12 @@ pub fn apply(report: &mut Report) {
         .iter()
         .map(|f| {
             (
-                (f.address.as_str(), f.port, f.protocol.as_str(), f.cve.as_str()),
+                (
+                    f.address.as_str(),
+                    f.port,
+                    f.protocol.as_str(),
+                    f.cve.as_str(),
+                ),
                 &f.vulnerability,
             )
         })
@@ -71,7 +76,12 @@ pub fn apply(report: &mut Report) {
             let mut priority: Option<f64> = None;
             let mut notes: Vec<String> = Vec::new();
             for e in &group.endpoints {
-                let key = (e.address.as_str(), e.port, e.protocol.as_str(), vuln.id.as_str());
+                let key = (
+                    e.address.as_str(),
+                    e.port,
+                    e.protocol.as_str(),
+                    vuln.id.as_str(),
+                );
                 if let Some(found) = by_endpoint.get(&key) {
                     priority = max(priority, found.priority);
                     for note in &found.notes {
@@ -121,7 +131,12 @@ mod tests {
     fn priority_and_notes_are_checked() {
         let fields = |v: Value| v.as_object().unwrap().clone();
         assert!(check_fields(fields(json!({"priority": 90, "note": "x"}))).is_ok());
-        for bad in [json!({"priority": 101}), json!({"priority": "high"}), json!({"priority": -1}), json!({"note": 3})] {
+        for bad in [
+            json!({"priority": 101}),
+            json!({"priority": "high"}),
+            json!({"priority": -1}),
+            json!({"note": 3}),
+        ] {
             let err = check_fields(fields(bad.clone())).unwrap_err();
             assert!(matches!(err, PluginError::BadOutput(_)), "{bad}: {err}");
         }

@@ -141,7 +141,10 @@ mod tests {
     #[test]
     fn splits_epoch_upstream_and_revision() {
         let v = DebVersion::parse("1:9.2p1-2+deb12u3");
-        assert_eq!((v.epoch, v.upstream, v.revision), ("1", "9.2p1", "2+deb12u3"));
+        assert_eq!(
+            (v.epoch, v.upstream, v.revision),
+            ("1", "9.2p1", "2+deb12u3")
+        );
         let v = DebVersion::parse("1.2.3-rc1-4");
         assert_eq!((v.epoch, v.upstream, v.revision), ("", "1.2.3-rc1", "4"));
         let v = DebVersion::parse("x:1.0");

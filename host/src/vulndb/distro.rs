@@ -471,7 +471,8 @@ where
             let mut rows = Vec::new();
             for (cve_id, record) in cves.into_iter().filter(|(id, _)| id.starts_with("CVE-")) {
                 for (release, state) in record.releases {
-                    let (status, fixed_version) = match (state.status.as_str(), state.fixed_version) {
+                    let (status, fixed_version) = match (state.status.as_str(), state.fixed_version)
+                    {
                         ("resolved", Some(v)) if v == "0" => (FixStatus::NotAffected, None),
                         ("resolved", Some(v)) => (FixStatus::Fixed, Some(v)),
                         ("resolved", None) => (FixStatus::NotAffected, None),
@@ -480,7 +481,9 @@ where
                         _ => continue,
                     };
                     let detail = match (&state.nodsa, &state.nodsa_reason) {
-                        (Some(why), Some(kind)) if !kind.is_empty() => Some(format!("{kind}: {why}")),
+                        (Some(why), Some(kind)) if !kind.is_empty() => {
+                            Some(format!("{kind}: {why}"))
+                        }
                         (Some(why), _) => Some(format!("no-dsa: {why}")),
                         _ => state
                             .urgency
@@ -569,7 +572,11 @@ pub fn is_osv_key(key: &str) -> bool {
 pub fn read_osv(json: &[u8]) -> Result<DistroDocument, DistroError> {
     let record: OsvRecord = serde_json::from_slice(json)?;
     let key = format!("osv {}", record.id);
-    let cves: Vec<String> = match record.id.strip_prefix("UBUNTU-").or_else(|| record.id.strip_prefix("DEBIAN-")) {
+    let cves: Vec<String> = match record
+        .id
+        .strip_prefix("UBUNTU-")
+        .or_else(|| record.id.strip_prefix("DEBIAN-"))
+    {
         Some(id) if id.starts_with("CVE-") => vec![id.to_string()],
         _ => {
             let mut ids: Vec<String> = if record.id.starts_with("CVE-") {
@@ -614,11 +621,10 @@ pub fn read_osv(json: &[u8]) -> Result<DistroDocument, DistroError> {
             number = parts.next().unwrap_or_default();
         }
         // The purl names the codename when there is one: pkg:deb/ubuntu/openssh?arch=src?distro=jammy
-        let from_purl = affected
-            .package
-            .purl
-            .as_deref()
-            .and_then(|p| p.split(['?', '&']).find_map(|kv| kv.strip_prefix("distro=")));
+        let from_purl = affected.package.purl.as_deref().and_then(|p| {
+            p.split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("distro="))
+        });
         let release = normalise_release(distro, from_purl.unwrap_or(number));
         if release.is_empty() {
             continue;
@@ -710,7 +716,11 @@ pub fn answer(
                 b.fixed_version.as_deref().unwrap_or_default(),
             )
         })
-        .or_else(|| rows.iter().filter(|r| r.status != FixStatus::Fixed).min_by_key(|r| r.status));
+        .or_else(|| {
+            rows.iter()
+                .filter(|r| r.status != FixStatus::Fixed)
+                .min_by_key(|r| r.status)
+        });
     Ok(chosen.map(|r| DistroAnswer {
         status: r.status,
         fixed_version: r.fixed_version.clone(),
@@ -734,20 +744,30 @@ mod tests {
     }
 
     fn changelog(name: &str) -> Changelog {
-        let file = std::fs::File::open(shared(&format!("debian-bookworm-changelogs/{name}"))).unwrap();
+        let file =
+            std::fs::File::open(shared(&format!("debian-bookworm-changelogs/{name}"))).unwrap();
         let gz = flate2::read::MultiGzDecoder::new(file);
         read_changelog(std::io::BufReader::new(gz)).unwrap()
     }
 
     fn fixed<'a>(c: &'a Changelog, cve: &str) -> Option<&'a str> {
-        c.fixes.iter().find(|(id, _)| id == cve).map(|(_, v)| v.as_str())
+        c.fixes
+            .iter()
+            .find(|(id, _)| id == cve)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn changelogs_give_the_oldest_entry_naming_each_cve() {
         let ssh = changelog("openssh_9.2p1-2+deb12u10.changelog.Debian.gz");
-        assert_eq!((ssh.distro.as_str(), ssh.release.as_str()), ("debian", "bookworm"));
-        assert_eq!((ssh.package.as_str(), ssh.version.as_str()), ("openssh", "1:9.2p1-2+deb12u10"));
+        assert_eq!(
+            (ssh.distro.as_str(), ssh.release.as_str()),
+            ("debian", "bookworm")
+        );
+        assert_eq!(
+            (ssh.package.as_str(), ssh.version.as_str()),
+            ("openssh", "1:9.2p1-2+deb12u10")
+        );
         // The counts of MANIFEST.tsv (entries, distinct CVE ids).
         assert_eq!((ssh.entries, ssh.fixes.len()), (44, 17));
         assert_eq!(fixed(&ssh, "CVE-2023-38408"), Some("1:9.2p1-2+deb12u1"));
@@ -758,12 +778,16 @@ mod tests {
         assert_eq!(fixed(&ssh, "CVE-2024-6387"), None);
 
         let redis = changelog("redis_7.0.15-1~deb12u10.changelog.Debian.gz");
-        assert_eq!((redis.release.as_str(), redis.version.as_str()), ("bookworm", "5:7.0.15-1~deb12u10"));
+        assert_eq!(
+            (redis.release.as_str(), redis.version.as_str()),
+            ("bookworm", "5:7.0.15-1~deb12u10")
+        );
         assert_eq!((redis.entries, redis.fixes.len()), (66, 46));
         let vsftpd = changelog("vsftpd_3.0.3-13.changelog.Debian.gz");
         assert_eq!((vsftpd.entries, vsftpd.fixes.len()), (1, 0));
         // Every file of the folder: the counts MANIFEST.tsv gives.
-        let manifest = std::fs::read_to_string(shared("debian-bookworm-changelogs/MANIFEST.tsv")).unwrap();
+        let manifest =
+            std::fs::read_to_string(shared("debian-bookworm-changelogs/MANIFEST.tsv")).unwrap();
         for line in manifest.lines().skip(1) {
             let cols: Vec<&str> = line.split('\t').collect();
             let c = changelog(cols[10]);
@@ -776,55 +800,124 @@ mod tests {
             );
         }
         assert!(!looks_like_changelog(b"{\"format\":1}"));
-        assert!(looks_like_changelog(b"openssh (1:9.2p1-2) unstable; urgency=medium\n"));
+        assert!(looks_like_changelog(
+            b"openssh (1:9.2p1-2) unstable; urgency=medium\n"
+        ));
     }
 
     #[test]
     fn vuln_list_records_give_release_lines_markers_and_dsa_fixes() {
-        let read = |path: &str| read_vuln_list(&std::fs::read(shared(&format!("debian-tracker-sample/{path}"))).unwrap()).unwrap();
+        let read = |path: &str| {
+            read_vuln_list(
+                &std::fs::read(shared(&format!("debian-tracker-sample/{path}"))).unwrap(),
+            )
+            .unwrap()
+        };
         let dsa = read("aquasecurity-vuln-list-debian/tracker/DSA/DSA-5724-1.json");
         assert_eq!(dsa.key, "tracker DSA-5724-1");
         assert_eq!(dsa.rows.len(), 1);
         let row = &dsa.rows[0];
-        assert_eq!((row.release.as_str(), row.package.as_str(), row.cve_id.as_str()), ("bookworm", "openssh", "CVE-2024-6387"));
-        assert_eq!((row.status, row.fixed_version.as_deref(), row.source.as_str()), (FixStatus::Fixed, Some("1:9.2p1-2+deb12u3"), "DSA-5724-1"));
+        assert_eq!(
+            (
+                row.release.as_str(),
+                row.package.as_str(),
+                row.cve_id.as_str()
+            ),
+            ("bookworm", "openssh", "CVE-2024-6387")
+        );
+        assert_eq!(
+            (
+                row.status,
+                row.fixed_version.as_deref(),
+                row.source.as_str()
+            ),
+            (FixStatus::Fixed, Some("1:9.2p1-2+deb12u3"), "DSA-5724-1")
+        );
 
         let older = read("aquasecurity-vuln-list-debian/tracker/CVE/2023/CVE-2023-38408.json");
         let bookworm = older.rows.iter().find(|r| r.release == "bookworm").unwrap();
         assert_eq!(bookworm.status, FixStatus::Open);
-        assert!(bookworm.detail.as_deref().unwrap().starts_with("no-dsa: Minor issue"));
+        assert!(bookworm
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("no-dsa: Minor issue"));
         let sid = older.rows.iter().find(|r| r.release == "sid").unwrap();
         assert_eq!(sid.fixed_version.as_deref(), Some("1:9.3p2-1"));
         let later = read("AppThreat-vuln-list/debian/CVE/CVE-2023-38408.json");
-        assert_eq!(later.key, older.key, "two copies of one record replace each other");
+        assert_eq!(
+            later.key, older.key,
+            "two copies of one record replace each other"
+        );
         let bookworm = later.rows.iter().find(|r| r.release == "bookworm").unwrap();
-        assert_eq!((bookworm.status, bookworm.fixed_version.as_deref()), (FixStatus::Fixed, Some("1:9.2p1-2+deb12u1")));
+        assert_eq!(
+            (bookworm.status, bookworm.fixed_version.as_deref()),
+            (FixStatus::Fixed, Some("1:9.2p1-2+deb12u1"))
+        );
 
         let regresshion = read("aquasecurity-vuln-list-debian/tracker/CVE/2024/CVE-2024-6387.json");
-        let bullseye = regresshion.rows.iter().find(|r| r.release == "bullseye").unwrap();
+        let bullseye = regresshion
+            .rows
+            .iter()
+            .find(|r| r.release == "bullseye")
+            .unwrap();
         assert_eq!(bullseye.status, FixStatus::NotAffected);
-        assert!(!regresshion.rows.iter().any(|r| r.release == "bookworm"), "no bookworm line in this copy");
+        assert!(
+            !regresshion.rows.iter().any(|r| r.release == "bookworm"),
+            "no bookworm line in this copy"
+        );
         let unfixed = read("aquasecurity-vuln-list-debian/tracker/CVE/2007/CVE-2007-2768.json");
         let sid = unfixed.rows.iter().find(|r| r.release == "sid").unwrap();
-        assert_eq!((sid.status, sid.detail.as_deref()), (FixStatus::Open, Some("urgency unimportant")));
+        assert_eq!(
+            (sid.status, sid.detail.as_deref()),
+            (FixStatus::Open, Some("urgency unimportant"))
+        );
         assert!(read_vuln_list(br#"{"Header":{"ID":"TEMP-1"}}"#).is_err());
     }
 
     #[test]
     fn ubuntu_osv_records_give_fixed_and_open_releases() {
-        let read = |name: &str| read_osv(&std::fs::read(shared(&format!("ubuntu-osv-sample/osv/cve/{name}"))).unwrap()).unwrap();
+        let read = |name: &str| {
+            read_osv(&std::fs::read(shared(&format!("ubuntu-osv-sample/osv/cve/{name}"))).unwrap())
+                .unwrap()
+        };
         let ssh = read("2024/UBUNTU-CVE-2024-6387.json");
         assert_eq!(ssh.key, "osv UBUNTU-CVE-2024-6387");
         let jammy = ssh.rows.iter().find(|r| r.release == "jammy").unwrap();
-        assert_eq!((jammy.distro.as_str(), jammy.package.as_str(), jammy.cve_id.as_str()), ("ubuntu", "openssh", "CVE-2024-6387"));
-        assert_eq!((jammy.status, jammy.fixed_version.as_deref()), (FixStatus::Fixed, Some("1:8.9p1-3ubuntu0.10")));
-        assert!(ssh.rows.iter().any(|r| r.release == "noble" && r.fixed_version.as_deref() == Some("1:9.6p1-3ubuntu13.3")));
+        assert_eq!(
+            (
+                jammy.distro.as_str(),
+                jammy.package.as_str(),
+                jammy.cve_id.as_str()
+            ),
+            ("ubuntu", "openssh", "CVE-2024-6387")
+        );
+        assert_eq!(
+            (jammy.status, jammy.fixed_version.as_deref()),
+            (FixStatus::Fixed, Some("1:8.9p1-3ubuntu0.10"))
+        );
+        assert!(ssh
+            .rows
+            .iter()
+            .any(|r| r.release == "noble"
+                && r.fixed_version.as_deref() == Some("1:9.6p1-3ubuntu13.3")));
         let nginx = read("2024/UBUNTU-CVE-2024-7347.json");
         let xenial = nginx.rows.iter().find(|r| r.release == "xenial").unwrap();
-        assert_eq!((xenial.status, xenial.detail.as_deref()), (FixStatus::Open, Some("Ubuntu Pro (ESM)")));
-        assert!(nginx.rows.iter().any(|r| r.release == "jammy" && r.fixed_version.as_deref() == Some("1.18.0-6ubuntu14.5")));
+        assert_eq!(
+            (xenial.status, xenial.detail.as_deref()),
+            (FixStatus::Open, Some("Ubuntu Pro (ESM)"))
+        );
+        assert!(nginx
+            .rows
+            .iter()
+            .any(|r| r.release == "jammy"
+                && r.fixed_version.as_deref() == Some("1.18.0-6ubuntu14.5")));
         let redis = read("2022/UBUNTU-CVE-2022-0543.json");
-        assert_eq!(redis.rows.len(), 1, "jammy and noble are absent: not affected, not listed");
+        assert_eq!(
+            redis.rows.len(),
+            1,
+            "jammy and noble are absent: not affected, not listed"
+        );
         assert_eq!(redis.rows[0].release, "focal");
     }
 
@@ -843,8 +936,14 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(all.len(), 3);
-        assert_eq!((all[0].status, all[0].fixed_version.as_deref()), (FixStatus::Fixed, Some("1:9.2p1-2+deb12u3")));
-        assert_eq!((all[1].release.as_str(), all[1].status), ("bullseye", FixStatus::NotAffected));
+        assert_eq!(
+            (all[0].status, all[0].fixed_version.as_deref()),
+            (FixStatus::Fixed, Some("1:9.2p1-2+deb12u3"))
+        );
+        assert_eq!(
+            (all[1].release.as_str(), all[1].status),
+            ("bullseye", FixStatus::NotAffected)
+        );
         assert_eq!(all[2].detail.as_deref(), Some("postponed: Minor issue"));
         assert!(read_tracker_json(&b"[1]"[..], |_| Ok::<(), ()>(())).is_err());
     }
@@ -856,6 +955,9 @@ mod tests {
         assert_eq!(normalise_release("debian", "12"), "bookworm");
         assert_eq!(normalise_release("ubuntu", "22.04"), "jammy");
         assert_eq!(normalise_release("ubuntu", "Noble"), "noble");
-        assert_eq!(cve_ids("[CVE-2023-28531] and CVE-2021-41617, not CVE-20-1").collect::<Vec<_>>(), ["CVE-2023-28531", "CVE-2021-41617"]);
+        assert_eq!(
+            cve_ids("[CVE-2023-28531] and CVE-2021-41617, not CVE-20-1").collect::<Vec<_>>(),
+            ["CVE-2023-28531", "CVE-2021-41617"]
+        );
     }
 }

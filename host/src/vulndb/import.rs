@@ -31,7 +31,13 @@ pub struct ImportStats {
 
 impl ImportStats {
     pub fn records(&self) -> u64 {
-        self.inserted + self.replaced + self.kept + self.removed + self.kev + self.epss + self.advisories
+        self.inserted
+            + self.replaced
+            + self.kept
+            + self.removed
+            + self.kev
+            + self.epss
+            + self.advisories
     }
 }
 
@@ -232,7 +238,8 @@ pub fn import_file(
                     distro::DistroError::Io(err) => read_error(err),
                     other => data_error(kind, other.to_string()),
                 })?;
-                store_document(writer, &changelog.into_document(), &mut stats).map_err(sql_error)?;
+                store_document(writer, &changelog.into_document(), &mut stats)
+                    .map_err(sql_error)?;
                 kind
             }
             DataKind::TrackerRecord | DataKind::Osv => {
@@ -270,7 +277,10 @@ pub fn import_file(
                     Err(err) => {
                         return Err(ImportError::Unknown {
                             path: path.to_path_buf(),
-                            start: format!("{} (read as the Debian security tracker's JSON: {err})", text.chars().take(40).collect::<String>()),
+                            start: format!(
+                                "{} (read as the Debian security tracker's JSON: {err})",
+                                text.chars().take(40).collect::<String>()
+                            ),
                         })
                     }
                 }
@@ -644,7 +654,11 @@ mod tests {
         assert_eq!(store.status().unwrap().epss_scores, 1);
         assert!(store.epss("CVE-2022-0543").unwrap().is_none());
         let broken = dir.path().join("broken.csv");
-        std::fs::write(&broken, "cve,epss,percentile\nCVE-2023-1,0.1,0.2\nCVE-2023-2,lots,0.2\n").unwrap();
+        std::fs::write(
+            &broken,
+            "cve,epss,percentile\nCVE-2023-1,0.1,0.2\nCVE-2023-2,lots,0.2\n",
+        )
+        .unwrap();
         let err = import_file(&mut store, &broken, |_| {}).unwrap_err();
         assert!(err.to_string().contains("line 3"), "{err}");
         assert_eq!(store.status().unwrap().epss_scores, 1);
@@ -674,15 +688,27 @@ mod tests {
         );
         assert_eq!(
             kinds.into_iter().collect::<Vec<_>>(),
-            [("Debian changelog", 12), ("Debian security tracker record", 6), ("OSV", 3)]
+            [
+                ("Debian changelog", 12),
+                ("Debian security tracker record", 6),
+                ("OSV", 3)
+            ]
         );
         let ask = |distro: &str, release: &str, package: &str, cve: &str| {
             distro::answer(&store, distro, release, package, cve).unwrap()
         };
         let regresshion = ask("debian", "bookworm", "openssh", "CVE-2024-6387").unwrap();
         assert_eq!(
-            (regresshion.status, regresshion.fixed_version.as_deref(), regresshion.source.as_str()),
-            (distro::FixStatus::Fixed, Some("1:9.2p1-2+deb12u3"), "DSA-5724-1")
+            (
+                regresshion.status,
+                regresshion.fixed_version.as_deref(),
+                regresshion.source.as_str()
+            ),
+            (
+                distro::FixStatus::Fixed,
+                Some("1:9.2p1-2+deb12u3"),
+                "DSA-5724-1"
+            )
         );
         // The older vuln-list copy (no-dsa) replaced the later one (fixed), but the changelog
         // names the fix: a fix wins.
@@ -690,7 +716,10 @@ mod tests {
         assert_eq!(agent.fixed_version.as_deref(), Some("1:9.2p1-2+deb12u1"));
         assert_eq!(agent.sources, ["changelog", "security tracker"]);
         let opie = ask("debian", "12", "openssh", "CVE-2007-2768").unwrap();
-        assert_eq!((opie.status, opie.inherited_from.as_deref()), (distro::FixStatus::Open, Some("sid")));
+        assert_eq!(
+            (opie.status, opie.inherited_from.as_deref()),
+            (distro::FixStatus::Open, Some("sid"))
+        );
         let jammy = ask("ubuntu", "22.04", "openssh", "CVE-2024-6387").unwrap();
         assert_eq!(jammy.fixed_version.as_deref(), Some("1:8.9p1-3ubuntu0.10"));
         assert!(ask("debian", "bookworm", "openssh", "CVE-1999-0001").is_none());
@@ -701,7 +730,12 @@ mod tests {
         }
         assert_eq!(store.status().unwrap().distro_fixes, before);
         let releases = store.status().unwrap().distro_releases;
-        for release in ["debian/bookworm", "debian/sid", "ubuntu/jammy", "ubuntu/xenial"] {
+        for release in [
+            "debian/bookworm",
+            "debian/sid",
+            "ubuntu/jammy",
+            "ubuntu/xenial",
+        ] {
             assert!(releases.iter().any(|r| r == release), "{releases:?}");
         }
     }
@@ -718,7 +752,10 @@ mod tests {
         let path = dir.path().join("other.json");
         std::fs::write(&path, r#"{"hello": 1}"#).unwrap();
         let err = import_file(&mut store, &path, |_| {}).unwrap_err();
-        assert!(err.to_string().contains("not a data file brulee knows"), "{err}");
+        assert!(
+            err.to_string().contains("not a data file brulee knows"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -729,10 +766,17 @@ mod tests {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
-        for name in ["2024/UBUNTU-CVE-2024-6387.json", "2024/UBUNTU-CVE-2024-7347.json", "2022/UBUNTU-CVE-2022-0543.json"] {
+        for name in [
+            "2024/UBUNTU-CVE-2024-6387.json",
+            "2024/UBUNTU-CVE-2024-7347.json",
+            "2022/UBUNTU-CVE-2022-0543.json",
+        ] {
             zip.start_file(name, options).unwrap();
-            zip.write_all(&std::fs::read(shared(&format!("distro/ubuntu-osv-sample/osv/cve/{name}"))).unwrap())
-                .unwrap();
+            zip.write_all(
+                &std::fs::read(shared(&format!("distro/ubuntu-osv-sample/osv/cve/{name}")))
+                    .unwrap(),
+            )
+            .unwrap();
         }
         zip.start_file("notes.json", options).unwrap();
         zip.write_all(b"[1, 2]").unwrap();
@@ -740,9 +784,15 @@ mod tests {
         let mut store = Store::open(&dir.path().join("db.sqlite")).unwrap();
         let (kind, stats) = import_file(&mut store, &path, |_| {}).unwrap();
         assert_eq!(kind, DataKind::Osv);
-        assert_eq!((stats.skipped, stats.skip_reasons.len()), (1, 1), "{stats:?}");
+        assert_eq!(
+            (stats.skipped, stats.skip_reasons.len()),
+            (1, 1),
+            "{stats:?}"
+        );
         assert!(stats.advisories >= 9, "{stats:?}");
-        let nginx = distro::answer(&store, "ubuntu", "noble", "nginx", "CVE-2024-7347").unwrap().unwrap();
+        let nginx = distro::answer(&store, "ubuntu", "noble", "nginx", "CVE-2024-7347")
+            .unwrap()
+            .unwrap();
         assert_eq!(nginx.fixed_version.as_deref(), Some("1.24.0-2ubuntu7.1"));
     }
 }
