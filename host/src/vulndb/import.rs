@@ -207,12 +207,7 @@ pub fn import_file(
         kind,
         err,
     };
-    let sql_error = |err: rusqlite::Error| {
-        ImportError::Store(StoreError::Sqlite {
-            path: PathBuf::from(&source),
-            err,
-        })
-    };
+    let sql_error = sql_error(path);
     store.transaction(|writer| {
         let mut stats = ImportStats::default();
         let kind = match kind {
@@ -309,12 +304,7 @@ fn import_zip(store: &mut Store, path: &Path) -> Result<(DataKind, ImportStats),
     })?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(bad_zip)?;
     let source = path.display().to_string();
-    let sql_error = |err: rusqlite::Error| {
-        ImportError::Store(StoreError::Sqlite {
-            path: PathBuf::from(&source),
-            err,
-        })
-    };
+    let sql_error = sql_error(path);
     store.transaction(|writer| {
         let mut stats = ImportStats::default();
         let mut kind = DataKind::Osv;
@@ -358,6 +348,16 @@ fn import_zip(store: &mut Store, path: &Path) -> Result<(DataKind, ImportStats),
             .map_err(sql_error)?;
         Ok((kind, stats))
     })
+}
+
+/// A database write that failed while importing `path`.
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> ImportError + Copy + '_ {
+    move |err| {
+        ImportError::Store(StoreError::Sqlite {
+            path: path.to_path_buf(),
+            err,
+        })
+    }
 }
 
 /// One document's statements replace what it said before.

@@ -129,15 +129,7 @@ impl Store {
                  skipped INTEGER NOT NULL);",
         )
         .map_err(sqlite)?;
-        let found: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(sqlite)?
-            .and_then(|v| v.parse().ok());
+        let found = schema_version(&conn).map_err(sqlite)?;
         match found {
             None => {
                 conn.execute(
@@ -172,15 +164,7 @@ impl Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite)?;
-        let found: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(sqlite)?
-            .and_then(|v| v.parse().ok());
+        let found = schema_version(&conn).map_err(sqlite)?;
         if found != Some(SCHEMA_VERSION) {
             return Err(StoreError::Schema {
                 path: path.to_path_buf(),
@@ -457,6 +441,18 @@ pub enum AdvisoryTable {
     Kev,
     Epss,
     DistroFix,
+}
+
+/// The schema version a database file says it has (None for a new file).
+fn schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .and_then(|v| v.parse().ok()))
 }
 
 /// Writes inside one transaction.
