@@ -174,3 +174,74 @@ pub fn install(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vulndb::import::import_file;
+    use std::path::Path;
+
+    fn lua_with(db: Option<PathBuf>) -> Lua {
+        let lua = Lua::new();
+        let brulee = lua.create_table().unwrap();
+        install(&lua, &brulee, "test", db).unwrap();
+        lua.globals().set("brulee", brulee).unwrap();
+        lua
+    }
+
+    #[test]
+    fn answers_from_the_database_and_nil_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let mut store = Store::open(&path).unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/advisories");
+        for file in [
+            "epss_scores-2026-01-30-subset.csv",
+            "distro/tracker/DSA-5724-1.json",
+        ] {
+            import_file(&mut store, &fixtures.join(file), |_| {}).unwrap();
+        }
+        drop(store);
+        let lua = lua_with(Some(path));
+        let (score, percentile, model): (f64, f64, String) = lua
+            .load("local e = brulee.epss('CVE-2023-38408') return e.score, e.percentile, e.model")
+            .eval()
+            .unwrap();
+        assert_eq!(
+            (score, percentile, model.as_str()),
+            (0.67312, 0.98518, "v2025.03.14")
+        );
+        let (status, fixed, source, inherited): (String, String, String, Value) = lua
+            .load(
+                "local f = brulee.distro_fix{distro='debian', release='12', package='openssh', cve='CVE-2024-6387'}
+                 return f.status, f.fixed_version, f.source, f.inherited_from",
+            )
+            .eval()
+            .unwrap();
+        assert_eq!(
+            (status.as_str(), fixed.as_str(), source.as_str()),
+            ("fixed", "1:9.2p1-2+deb12u3", "DSA-5724-1")
+        );
+        assert!(inherited.is_nil(), "absent fields are nil, not JSON null");
+        // No KEV data in this database: nil, not an error.
+        assert!(lua
+            .load("return brulee.kev('CVE-2021-44228')")
+            .eval::<Value>()
+            .unwrap()
+            .is_nil());
+        let err = lua
+            .load(
+                "return brulee.distro_fix{distro='debian', package='openssh', cve='CVE-2024-6387'}",
+            )
+            .eval::<Value>()
+            .unwrap_err();
+        assert!(err.to_string().contains("release is missing"), "{err}");
+
+        let none = lua_with(None);
+        assert!(none
+            .load("return brulee.epss('CVE-2023-38408')")
+            .eval::<Value>()
+            .unwrap()
+            .is_nil());
+    }
+}
