@@ -502,8 +502,9 @@ fn update_fetches_the_feeds_then_only_what_changed() {
     assert!(stderr(&out).contains("SHA-256"), "{}", stderr(&out));
 }
 
-/// `db update` fetches FIRST's EPSS scores and the Debian security tracker's JSON from the
-/// URLs it is given (here a server on 127.0.0.1 serving the fixtures), and replaces each set.
+/// `db update` fetches FIRST's EPSS scores, the Debian security tracker's JSON and a zip of
+/// Ubuntu OSV records from the URLs it is given (here a server on 127.0.0.1 serving the
+/// fixtures), and replaces each set.
 #[test]
 fn update_fetches_epss_scores_and_the_debian_tracker() {
     use std::io::Write;
@@ -539,6 +540,21 @@ fn update_fetches_epss_scores_and_the_debian_tracker() {
         "feeds/nvdcve-2.0-modified.meta".into(),
         format!("sha256:{sha}\r\n").into_bytes(),
     );
+    // Ubuntu's OSV records as OSV.dev exports them: a zip of JSON files.
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "UBUNTU-CVE-2024-6387.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zip.write_all(
+        &std::fs::read(advisories.join("distro/ubuntu-osv/UBUNTU-CVE-2024-6387.json")).unwrap(),
+    )
+    .unwrap();
+    files.insert(
+        "Ubuntu/all.zip".to_string(),
+        zip.finish().unwrap().into_inner(),
+    );
     let server = FeedServer::start(files);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cve.sqlite");
@@ -554,7 +570,9 @@ fn update_fetches_epss_scores_and_the_debian_tracker() {
             .arg("--epss-source")
             .arg(format!("{base}/epss_scores-current.csv.gz"))
             .arg("--debian-tracker-source")
-            .arg(format!("{base}/tracker/data/json")))
+            .arg(format!("{base}/tracker/data/json"))
+            .arg("--ubuntu-osv-source")
+            .arg(format!("{base}/Ubuntu/all.zip")))
     };
     for _ in 0..2 {
         let out = update();
@@ -567,10 +585,16 @@ fn update_fetches_epss_scores_and_the_debian_tracker() {
         assert_eq!(status["epss_scores"], 192, "{status}");
         assert_eq!(status["epss_date"], "2026-01-30T12:55:00Z");
         assert_eq!(status["epss_model"], "v2025.03.14");
-        assert_eq!(status["distro_fixes"], 10, "{status}");
+        assert_eq!(status["distro_fixes"], 12, "{status}");
         assert_eq!(
             status["distro_releases"],
-            serde_json::json!(["debian/bookworm", "debian/bullseye", "debian/sid"])
+            serde_json::json!([
+                "debian/bookworm",
+                "debian/bullseye",
+                "debian/sid",
+                "ubuntu/jammy",
+                "ubuntu/noble"
+            ])
         );
     }
     let hits = server.take_hits();
