@@ -29,7 +29,8 @@ const DEBIAN_TRACKER: &str = "https://security-tracker.debian.org/tracker/data/j
 /// NVD's modified feed covers eight days: a full pass at least this often misses nothing.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Fetch the NVD feeds and the KEV catalog, only what changed since the last update.
+/// Fetch the NVD feeds (only what changed since the last update), the KEV catalog, FIRST's
+/// EPSS scores and the Debian security tracker (and Ubuntu's OSV records when given a URL).
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Base URL of the NVD 2.0 feed files (a mirror, or a local server).
