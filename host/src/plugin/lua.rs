@@ -301,7 +301,9 @@ impl StepCode for LuaStep {
         let mut fields = Fields::new();
         for pair in returned.pairs::<String, Value>() {
             let (key, value) = pair.map_err(|e| PluginError::BadOutput(e.to_string()))?;
-            if original.get(&key).is_some() || key == "enrichment" {
+            // `priority` is the report's own copy of what steps gave (set after them): a step's
+            // own `priority` is always its field, also when a report is processed again.
+            if (original.get(&key).is_some() && key != "priority") || key == "enrichment" {
                 continue;
             }
             let value: serde_json::Value = self
