@@ -76,6 +76,9 @@ pub struct Vulnerability {
     pub kev: Option<bool>,
     /// EPSS probability of exploitation in the next 30 days, when the source says.
     pub epss: Option<f64>,
+    /// The EPSS score's percentile among all scored CVEs (0–1), from the CVE database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss_percentile: Option<f64>,
     pub url: Option<String>,
     /// Which source reported it: "vulners", "nvd", or "nvd+vulners" when both did.
     pub source: String,
@@ -105,14 +108,25 @@ pub struct Vulnerability {
     pub kev_due_date: Option<String>,
     #[serde(default)]
     pub references: Vec<String>,
+    /// The highest priority (0–100) any enricher gave it (schema 1.2); the report reads
+    /// highest priority first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<f64>,
+    /// What pipeline steps said about it for the reader, as "step: note" (schema 1.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Vulnerability {
-    /// The order a person should read vulnerabilities in: confirmed before unconfirmed, then
-    /// most severe, known-exploited and exploitable first.
+    /// The order a person should read vulnerabilities in: the highest priority an enricher
+    /// gave first, then confirmed before unconfirmed, then most severe, known-exploited and
+    /// exploitable first.
     pub fn priority_cmp(&self, other: &Vulnerability) -> std::cmp::Ordering {
-        self.unconfirmed()
-            .cmp(&other.unconfirmed())
+        other
+            .priority
+            .unwrap_or(-1.0)
+            .total_cmp(&self.priority.unwrap_or(-1.0))
+            .then_with(|| self.unconfirmed().cmp(&other.unconfirmed()))
             .then_with(|| other.severity.cmp(&self.severity))
             .then_with(|| other.kev.unwrap_or(false).cmp(&self.kev.unwrap_or(false)))
             .then_with(|| {
@@ -314,14 +328,18 @@ fn assess_port<'a>(
                 }
             }
         }
-        // KEV marks for what vulners found, too.
-        for (_, vuln) in vulnerabilities
-            .iter_mut()
-            .filter(|(_, v)| v.kev.is_none() && v.kind == "cve")
-        {
-            let kev = matcher.kev(&vuln.id)?;
-            vuln.kev = Some(kev.is_some());
-            vuln.kev_due_date = kev.and_then(|k| k.due_date);
+        // KEV marks for what vulners found, too, and EPSS for every CVE: the database's
+        // dated score (with its percentile) over whatever vulners said.
+        for (_, vuln) in vulnerabilities.iter_mut().filter(|(_, v)| v.kind == "cve") {
+            if vuln.kev.is_none() {
+                let kev = matcher.kev(&vuln.id)?;
+                vuln.kev = Some(kev.is_some());
+                vuln.kev_due_date = kev.and_then(|k| k.due_date);
+            }
+            if let Some(score) = matcher.epss(&vuln.id)? {
+                vuln.epss = Some(score.score);
+                vuln.epss_percentile = score.percentile;
+            }
         }
         db_verdict = Some(verdict);
     }
@@ -378,6 +396,7 @@ fn db_vulnerability(m: &vulndb::DbMatch) -> Vulnerability {
         exploit: false,
         kev: Some(m.kev.is_some()),
         epss: None,
+        epss_percentile: None,
         url: Some(format!("https://nvd.nist.gov/vuln/detail/{}", record.id)),
         source: "nvd".into(),
         sources: vec!["nvd".into()],
@@ -389,6 +408,8 @@ fn db_vulnerability(m: &vulndb::DbMatch) -> Vulnerability {
         rule: Some(m.rule.clone()),
         kev_due_date: m.kev.as_ref().and_then(|k| k.due_date.clone()),
         references: record.references.clone(),
+        priority: None,
+        notes: Vec::new(),
     }
 }
 

@@ -441,7 +441,8 @@ fn update_fetches_the_feeds_then_only_what_changed() {
             .arg("--source")
             .arg(format!("http://127.0.0.1:{}/feeds/", server.port))
             .arg("--kev-source")
-            .arg(format!("http://127.0.0.1:{}/kev.json", server.port)))
+            .arg(format!("http://127.0.0.1:{}/kev.json", server.port))
+            .args(["--epss-source", "none", "--debian-tracker-source", "none"]))
     };
     let first = update();
     assert_eq!(first.status.code(), Some(0));
@@ -486,6 +487,10 @@ fn update_fetches_the_feeds_then_only_what_changed() {
             "update",
             "--kev-source",
             "none",
+            "--epss-source",
+            "none",
+            "--debian-tracker-source",
+            "none",
             "--first-year",
             &this_year.to_string(),
             "--db",
@@ -495,4 +500,112 @@ fn update_fetches_the_feeds_then_only_what_changed() {
         .arg(format!("http://127.0.0.1:{}/feeds/", server.port)));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("SHA-256"), "{}", stderr(&out));
+}
+
+/// `db update` fetches FIRST's EPSS scores, the Debian security tracker's JSON and a zip of
+/// Ubuntu OSV records from the URLs it is given (here a server on 127.0.0.1 serving the
+/// fixtures), and replaces each set.
+#[test]
+fn update_fetches_epss_scores_and_the_debian_tracker() {
+    use std::io::Write;
+    let advisories = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/advisories");
+    let csv = std::fs::read(advisories.join("epss_scores-2026-01-30-subset.csv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&csv).unwrap();
+    let mut files = BTreeMap::new();
+    files.insert(
+        "epss_scores-current.csv.gz".to_string(),
+        gz.finish().unwrap(),
+    );
+    files.insert(
+        "tracker/data/json".to_string(),
+        std::fs::read(advisories.join("debian-tracker-subset.json")).unwrap(),
+    );
+    // The NVD feeds are not what this test is about: an empty modified feed.
+    let empty = br#"{"format":"NVD_CVE","version":"2.0","vulnerabilities":[]}"#.to_vec();
+    let sha: String = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(&empty)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let mut feed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    feed.write_all(&empty).unwrap();
+    files.insert(
+        "feeds/nvdcve-2.0-modified.json.gz".into(),
+        feed.finish().unwrap(),
+    );
+    files.insert(
+        "feeds/nvdcve-2.0-modified.meta".into(),
+        format!("sha256:{sha}\r\n").into_bytes(),
+    );
+    // Ubuntu's OSV records as OSV.dev exports them: a zip of JSON files.
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "UBUNTU-CVE-2024-6387.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zip.write_all(
+        &std::fs::read(advisories.join("distro/ubuntu-osv/UBUNTU-CVE-2024-6387.json")).unwrap(),
+    )
+    .unwrap();
+    files.insert(
+        "Ubuntu/all.zip".to_string(),
+        zip.finish().unwrap().into_inner(),
+    );
+    let server = FeedServer::start(files);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cve.sqlite");
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let update = || {
+        run(brulee()
+            .args(["db", "update", "--kev-source", "none", "--db"])
+            .arg(&db)
+            .arg("--first-year")
+            .arg("2999")
+            .arg("--source")
+            .arg(format!("{base}/feeds/"))
+            .arg("--epss-source")
+            .arg(format!("{base}/epss_scores-current.csv.gz"))
+            .arg("--debian-tracker-source")
+            .arg(format!("{base}/tracker/data/json"))
+            .arg("--ubuntu-osv-source")
+            .arg(format!("{base}/Ubuntu/all.zip")))
+    };
+    for _ in 0..2 {
+        let out = update();
+        assert_eq!(out.status.code(), Some(0));
+        let status: serde_json::Value = serde_json::from_str(&stdout(&run(brulee()
+            .args(["db", "status", "--json", "--db"])
+            .arg(&db))))
+        .unwrap();
+        // The second update replaces both sets rather than adding to them.
+        assert_eq!(status["epss_scores"], 192, "{status}");
+        assert_eq!(status["epss_date"], "2026-01-30T12:55:00Z");
+        assert_eq!(status["epss_model"], "v2025.03.14");
+        assert_eq!(status["distro_fixes"], 12, "{status}");
+        assert_eq!(
+            status["distro_releases"],
+            serde_json::json!([
+                "debian/bookworm",
+                "debian/bullseye",
+                "debian/sid",
+                "ubuntu/jammy",
+                "ubuntu/noble"
+            ])
+        );
+    }
+    let hits = server.take_hits();
+    assert_eq!(
+        hits.iter().filter(|h| *h == "/tracker/data/json").count(),
+        2,
+        "{hits:?}"
+    );
+    let text = stdout(&run(brulee().args(["db", "status", "--db"]).arg(&db)));
+    assert!(
+        text.contains("EPSS scores:     192 (scored 2026-01-30T12:55:00Z, model v2025.03.14)"),
+        "{text}"
+    );
 }

@@ -72,7 +72,7 @@ fn contained(code: &str, config: &str) -> String {
     );
     let mut report = fixture_report();
     let started = Instant::now();
-    let error = brulee::pipeline::process(&m, &mut report)
+    let error = brulee::pipeline::process(&m, &mut report, None)
         .expect_err("the hostile plugin must fail")
         .to_string();
     assert!(
@@ -137,7 +137,7 @@ fn wasm_env_read_without_grant_is_refused_and_wasi_env_is_empty() {
         ),
     );
     let mut report = fixture_report();
-    brulee::pipeline::process(&m, &mut report).unwrap();
+    brulee::pipeline::process(&m, &mut report, None).unwrap();
     assert_eq!(report.suppressed[0].reason, "no environment");
 }
 
@@ -214,7 +214,7 @@ fn a_failing_filter_with_skip_is_left_out_and_recorded() {
     );
     let mut report = fixture_report();
     let before = report.findings.len();
-    brulee::pipeline::process(&m, &mut report).unwrap();
+    brulee::pipeline::process(&m, &mut report, None).unwrap();
     assert_eq!(report.steps[0].status, "failed");
     assert!(report.steps[0].error.as_deref().unwrap().contains("budget"));
     assert_eq!(report.steps[1].status, "ok");
@@ -240,7 +240,7 @@ fn a_plugin_built_against_the_0_1_0_contract_still_runs() {
         ),
     );
     let mut report = fixture_report();
-    brulee::pipeline::process(&m, &mut report).unwrap_or_else(|e| panic!("{e}"));
+    brulee::pipeline::process(&m, &mut report, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(!report.findings.is_empty());
     for finding in &report.findings {
         assert_eq!(
@@ -605,7 +605,7 @@ fn per_finding_cost() {
         }
         let n = report.findings.len();
         let started = Instant::now();
-        brulee::pipeline::process(&m, &mut report).unwrap();
+        brulee::pipeline::process(&m, &mut report, None).unwrap();
         let total = started.elapsed();
         eprintln!(
             "{what}: {n} findings in {total:?}, {:.2} µs per finding",

@@ -8,10 +8,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::{exit, UsageError};
-use crate::vulndb::import::{import_file, ImportError};
+use crate::vulndb::import::{data_files, import_file, ImportError, ImportStats};
 use crate::vulndb::{self, Store};
 
-/// Manage the offline CVE database (NVD feeds and CISA's KEV catalog).
+/// Manage the offline CVE database (NVD, CISA's KEV catalog, FIRST's EPSS scores, Debian and
+/// Ubuntu advisories).
 ///
 /// The database is one SQLite file: --db PATH, else $BRULEE_DB, else
 /// ~/.local/share/brulee/cve.sqlite. `brulee scan` and `brulee report` use it whenever it holds
@@ -29,13 +30,18 @@ enum DbCommand {
     Update(super::update::UpdateArgs),
 }
 
-/// Import NVD CVE JSON 2.0 files (feeds or API pages), NVD 1.1 feeds, or the CISA KEV catalog.
+/// Import data files: NVD CVE JSON 2.0 (feeds or API pages) and 1.1 feeds, the CISA KEV
+/// catalog, FIRST's EPSS CSV, Debian changelogs (changelog.Debian.gz), the Debian security
+/// tracker (its full JSON, or vuln-list records) and OSV records (Ubuntu, Debian).
 ///
-/// Files may be gzipped. Re-importing is safe: a record replaces the stored one only if it is
-/// as new or newer, rejected CVEs are removed, and each file lands whole or not at all.
+/// The format is recognised by content; files may be gzipped. Re-importing is safe: an NVD
+/// record replaces the stored one only if it is as new or newer, rejected CVEs are removed, a
+/// KEV or EPSS file replaces the whole catalog or score set, an advisory document (a
+/// changelog, a tracker record, an OSV record, the tracker JSON) replaces what it said before,
+/// and each file lands whole or not at all.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Files to import (.json or .json.gz), or folders of them.
+    /// Files to import, or folders (searched recursively for .json, .csv, .gz and changelog files).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -63,6 +69,12 @@ impl DbPath {
     pub fn resolve(&self) -> PathBuf {
         self.path.clone().unwrap_or_else(vulndb::default_path)
     }
+
+    /// The database plugins read advisory data (KEV, EPSS, distro fixes) from: this one, when
+    /// it exists and the run uses a database at all.
+    pub fn for_plugins(&self, no_db: bool) -> Option<PathBuf> {
+        Some(self.resolve()).filter(|p| !no_db && p.exists())
+    }
 }
 
 pub async fn run(args: DbArgs) -> anyhow::Result<u8> {
@@ -76,28 +88,17 @@ pub async fn run(args: DbArgs) -> anyhow::Result<u8> {
 fn import(args: ImportArgs) -> anyhow::Result<u8> {
     let mut files = Vec::new();
     for path in &args.paths {
-        if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("cannot list {}", path.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p
-                        .file_name()
-                        .map(|n| n.to_string_lossy().to_lowercase())
-                        .unwrap_or_default();
-                    name.ends_with(".json") || name.ends_with(".json.gz")
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else if path.exists() {
-            files.push(path.clone());
-        } else {
+        if !path.exists() {
             return Err(UsageError(format!("{}: no such file or folder", path.display())).into());
         }
+        files.extend(data_files(path).with_context(|| format!("cannot list {}", path.display()))?);
     }
     if files.is_empty() {
-        return Err(UsageError("no .json or .json.gz files to import".into()).into());
+        return Err(UsageError(
+            "no data files to import (.json, .csv, .gz or changelog files, or folders of them)"
+                .into(),
+        )
+        .into());
     }
     let db_path = args.db.resolve();
     let mut store = Store::open(&db_path)?;
@@ -134,15 +135,10 @@ pub(super) fn import_files(store: &mut Store, files: &[PathBuf]) -> anyhow::Resu
         match result {
             Ok((kind, stats)) => {
                 eprintln!(
-                    "imported {} ({}): {} new, {} updated, {} older kept, {} removed, {} KEV entries, {} skipped in {:.1} s",
+                    "imported {} ({}): {} in {:.1} s",
                     file.display(),
                     kind.name(),
-                    stats.inserted,
-                    stats.replaced,
-                    stats.kept,
-                    stats.removed,
-                    stats.kev,
-                    stats.skipped,
+                    describe(&stats),
                     started.elapsed().as_secs_f64()
                 );
                 for why in &stats.skip_reasons {
@@ -166,6 +162,28 @@ pub(super) fn import_files(store: &mut Store, files: &[PathBuf]) -> anyhow::Resu
     Ok(exit::OK)
 }
 
+/// What a file brought, in the words of its kind.
+fn describe(stats: &ImportStats) -> String {
+    let mut parts = Vec::new();
+    if stats.inserted + stats.replaced + stats.kept + stats.removed > 0 || stats.records() == 0 {
+        parts.push(format!(
+            "{} new, {} updated, {} older kept, {} removed",
+            stats.inserted, stats.replaced, stats.kept, stats.removed
+        ));
+    }
+    if stats.kev > 0 {
+        parts.push(format!("{} KEV entries", stats.kev));
+    }
+    if stats.epss > 0 {
+        parts.push(format!("{} EPSS scores", stats.epss));
+    }
+    if stats.advisories > 0 {
+        parts.push(format!("{} advisory statements", stats.advisories));
+    }
+    parts.push(format!("{} skipped", stats.skipped));
+    parts.join(", ")
+}
+
 fn status(args: StatusArgs) -> anyhow::Result<u8> {
     let path = args.db.resolve();
     if !path.exists() {
@@ -184,6 +202,23 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
     println!("CVEs:            {}", status.cves);
     println!("products:        {}", status.products);
     println!("KEV entries:     {}", status.kev_entries);
+    match (&status.epss_date, status.epss_scores) {
+        (_, 0) => println!("EPSS scores:     0"),
+        (date, n) => println!(
+            "EPSS scores:     {n} (scored {}, model {})",
+            date.as_deref().unwrap_or("on an unknown date"),
+            status.epss_model.as_deref().unwrap_or("unknown")
+        ),
+    }
+    println!(
+        "distro advisories: {}{}",
+        status.distro_fixes,
+        if status.distro_releases.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", status.distro_releases.join(", "))
+        }
+    );
     println!(
         "newest modified: {}",
         status.newest_modified.as_deref().unwrap_or("-")

@@ -255,6 +255,7 @@ fn database_info(store: &crate::vulndb::Store) -> anyhow::Result<crate::report::
         kev_entries: status.kev_entries,
         newest_modified: status.newest_modified,
         last_import: status.last_import,
+        epss_date: status.epss_date,
     })
 }
 
@@ -265,9 +266,10 @@ fn process_report(
     manifest: Option<&crate::manifest::ScanManifest>,
     report: &mut Report,
     baseline: Option<&Report>,
+    db: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     if let Some(manifest) = manifest {
-        crate::pipeline::process(manifest, report)?;
+        crate::pipeline::process(manifest, report, db)?;
     }
     report.diff = baseline.map(|old| crate::report::Diff::between(old, report));
     Ok(())

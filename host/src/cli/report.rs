@@ -89,7 +89,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
     )?;
     let mut report = report;
     let baseline = args.baseline.as_deref().map(read_report).transpose()?;
-    super::process_report(manifest.as_ref(), &mut report, baseline.as_ref())?;
+    let db = args.db.for_plugins(args.no_db);
+    super::process_report(manifest.as_ref(), &mut report, baseline.as_ref(), db.as_deref())?;
     let output = args
         .output
         .clone()

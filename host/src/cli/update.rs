@@ -1,8 +1,10 @@
-//! `brulee db update`: fetch NVD's CVE JSON 2.0 feeds and CISA's KEV catalog over HTTPS.
+//! `brulee db update`: fetch NVD's CVE JSON 2.0 feeds, CISA's KEV catalog, FIRST's EPSS scores
+//! and the Debian security tracker's JSON over HTTPS.
 //!
 //! The first run fetches every yearly feed; later runs fetch only what changed, judged by each
 //! feed's `.meta` file (its SHA-256), and rely on NVD's `modified` feed (the last eight days of
-//! changes) between full passes. A base URL makes any mirror work.
+//! changes) between full passes. KEV, EPSS and the tracker are fetched whole each time (each
+//! replaces its previous set). Every URL is an option, so a mirror works.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -20,10 +22,15 @@ use crate::vulndb::Store;
 const NVD_FEEDS: &str = "https://nvd.nist.gov/feeds/json/cve/2.0/";
 const KEV_CATALOG: &str =
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json";
+/// FIRST's daily scores of every CVE.
+const EPSS_SCORES: &str = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz";
+/// The Debian security tracker's state of every CVE in every package and release.
+const DEBIAN_TRACKER: &str = "https://security-tracker.debian.org/tracker/data/json";
 /// NVD's modified feed covers eight days: a full pass at least this often misses nothing.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Fetch the NVD feeds and the KEV catalog, only what changed since the last update.
+/// Fetch the NVD feeds (only what changed since the last update), the KEV catalog, FIRST's
+/// EPSS scores and the Debian security tracker (and Ubuntu's OSV records when given a URL).
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Base URL of the NVD 2.0 feed files (a mirror, or a local server).
@@ -32,6 +39,18 @@ pub struct UpdateArgs {
     /// URL of CISA's KEV catalog (JSON); "none" skips it.
     #[arg(long, value_name = "URL", default_value = KEV_CATALOG)]
     kev_source: String,
+    /// URL of FIRST's EPSS scores (the daily CSV, gzipped or not); "none" skips them.
+    #[arg(long, value_name = "URL", default_value = EPSS_SCORES)]
+    epss_source: String,
+    /// URL of the Debian security tracker's JSON (Debian's fixed versions, for the
+    /// distro-backports plugin); "none" skips it.
+    #[arg(long, value_name = "URL", default_value = DEBIAN_TRACKER)]
+    debian_tracker_source: String,
+    /// URL of Ubuntu's OSV records as a zip, e.g. OSV.dev's export
+    /// https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip (large); none by
+    /// default.
+    #[arg(long, value_name = "URL", default_value = "none")]
+    ubuntu_osv_source: String,
     /// The first year of yearly feeds to fetch.
     #[arg(long, value_name = "YEAR", default_value_t = 2002)]
     first_year: u16,
@@ -120,20 +139,33 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
         }
     }
 
-    if args.kev_source != "none" {
-        let path = download_dir
-            .path()
-            .join("known_exploited_vulnerabilities.json");
-        download(&agent, &args.kev_source, &path)
-            .with_context(|| format!("fetching {}", args.kev_source))?;
+    // Whole data sets, each replacing its previous copy on import.
+    for (url, name) in [
+        (&args.kev_source, "known_exploited_vulnerabilities.json"),
+        (&args.epss_source, "epss_scores-current.csv.gz"),
+        (&args.debian_tracker_source, "debian-security-tracker.json"),
+        (&args.ubuntu_osv_source, "ubuntu-osv.zip"),
+    ] {
+        if url == "none" {
+            continue;
+        }
+        let path = download_dir.path().join(name);
+        download(&agent, url, &path).with_context(|| format!("fetching {url}"))?;
         code = code.max(import_files(&mut store, &[path])?);
     }
     let status = store.status()?;
     eprintln!(
-        "database {}: {} CVEs, {} KEV entries, newest record modified {}",
+        "database {}: {} CVEs, {} KEV entries, {} EPSS scores{}, {} distro advisory statements, newest record modified {}",
         status.path,
         status.cves,
         status.kev_entries,
+        status.epss_scores,
+        status
+            .epss_date
+            .as_deref()
+            .map(|d| format!(" (scored {d})"))
+            .unwrap_or_default(),
+        status.distro_fixes,
         status.newest_modified.as_deref().unwrap_or("-")
     );
     Ok(code)

@@ -9,6 +9,7 @@
 //! `skip` leaves the step out entirely — an enricher or filter that fails on one finding has
 //! no effect on any — and the report's `steps` records why.
 
+mod marks;
 mod refresh;
 pub mod stored;
 
@@ -47,7 +48,7 @@ pub struct Sourced {
 pub fn run_sources(manifest: &ScanManifest) -> Result<Sourced, StepFailed> {
     on_own_thread(|| {
         let mut out = Sourced::default();
-        let mut steps = Steps::load(manifest, &[Stage::Source]);
+        let mut steps = Steps::load(manifest, &[Stage::Source], None);
         for step in steps.iter_mut() {
             let result = step.code().and_then(|code| {
                 let yielded = code.targets()?;
@@ -72,10 +73,16 @@ pub fn run_sources(manifest: &ScanManifest) -> Result<Sourced, StepFailed> {
     })
 }
 
-/// Run the enrich and filter steps over the report's findings, then recount the report.
-pub fn process(manifest: &ScanManifest, report: &mut Report) -> Result<(), StepFailed> {
+/// Run the enrich and filter steps over the report's findings, then recount the report and
+/// order it by the priorities the steps gave. `db` is the run's CVE database, which Lua
+/// steps read advisory data from (`brulee.kev`, `brulee.epss`, `brulee.distro_fix`).
+pub fn process(
+    manifest: &ScanManifest,
+    report: &mut Report,
+    db: Option<&Path>,
+) -> Result<(), StepFailed> {
     on_own_thread(|| {
-        let mut steps = Steps::load(manifest, &[Stage::Enrich, Stage::Filter]);
+        let mut steps = Steps::load(manifest, &[Stage::Enrich, Stage::Filter], db);
         for step in steps.iter_mut() {
             let record = match step.config.stage {
                 Stage::Enrich => enrich(step, &mut report.findings),
@@ -83,6 +90,7 @@ pub fn process(manifest: &ScanManifest, report: &mut Report) -> Result<(), StepF
             };
             report.steps.push(record?);
         }
+        marks::apply(report);
         refresh_after_filters(report);
         Ok(())
     })
@@ -93,7 +101,7 @@ fn enrich(step: &mut Step, findings: &mut [Finding]) -> Result<StepRecord, StepF
     let result = step.code().and_then(|code| {
         findings
             .iter()
-            .map(|f| code.enrich(f))
+            .map(|f| code.enrich(f).and_then(marks::check_fields))
             .collect::<Result<Vec<_>, _>>()
     });
     match result {
@@ -130,6 +138,11 @@ fn filter(step: &mut Step, report: &mut Report) -> Result<StepRecord, StepFailed
     for (finding, verdict) in findings.into_iter().zip(verdicts) {
         match verdict {
             Verdict::Keep => report.findings.push(finding),
+            Verdict::KeepWithNote(note) => {
+                let mut finding = finding;
+                marks::add_note(&mut finding, &step.config.name, note);
+                report.findings.push(finding);
+            }
             Verdict::Drop(reason) => {
                 dropped += 1;
                 report.suppressed.push(Suppressed {
@@ -152,7 +165,7 @@ pub fn deliver(
     let json = serde_json::to_string_pretty(report).expect("the report model always serialises");
     on_own_thread(|| {
         let mut records = Vec::new();
-        let mut steps = Steps::load(manifest, &[Stage::Sink]);
+        let mut steps = Steps::load(manifest, &[Stage::Sink], None);
         for step in steps.iter_mut() {
             let result = step.code().and_then(|code| code.deliver(&json, artifacts));
             records.push(match result {
@@ -214,14 +227,14 @@ struct Step {
 }
 
 impl Steps {
-    fn load(manifest: &ScanManifest, stages: &[Stage]) -> Steps {
+    fn load(manifest: &ScanManifest, stages: &[Stage], db: Option<&Path>) -> Steps {
         let mut wasm: Option<std::sync::Arc<WasmRuntime>> = None;
         let steps = manifest
             .steps
             .iter()
             .filter(|s| stages.contains(&s.stage))
             .map(|config| Step {
-                code: load_code(config, &mut wasm),
+                code: load_code(config, &mut wasm, db),
                 config: config.clone(),
             })
             .collect();
@@ -236,6 +249,7 @@ impl Steps {
 fn load_code(
     config: &StepConfig,
     wasm: &mut Option<std::sync::Arc<WasmRuntime>>,
+    db: Option<&Path>,
 ) -> Result<Box<dyn StepCode>, PluginError> {
     let grants =
         Grants::new(config.allow_hosts.clone(), &config.env).with_files(config.files.clone());
@@ -252,6 +266,7 @@ fn load_code(
                 &config.name,
                 &config.config,
                 grants,
+                db,
             )?))
         }
         StepCodeRef::Wasm(path) => path,
@@ -262,6 +277,7 @@ fn load_code(
                 &config.name,
                 &config.config,
                 grants,
+                db,
             )?))
         }
         StepCodeRef::Plugin { path, .. } => path,

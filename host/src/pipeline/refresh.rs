@@ -8,9 +8,14 @@ use crate::findings::Lookup;
 use crate::report::Report;
 
 pub fn refresh_after_filters(report: &mut Report) {
-    if report.suppressed.is_empty() {
-        return;
+    if !report.suppressed.is_empty() {
+        drop_suppressed_from_groups(report);
     }
+    // Severities, order and summary: recomputed the one way every report gets them.
+    report.finish();
+}
+
+fn drop_suppressed_from_groups(report: &mut Report) {
     // One set of what is left: a large scan costs one pass, not one per vulnerability.
     let left: HashSet<(String, u16, String, String)> = report
         .findings
@@ -29,6 +34,4 @@ pub fn refresh_after_filters(report: &mut Report) {
             group.lookup = Lookup::NoneKnown;
         }
     }
-    // Severities, order and summary: recomputed the one way every report gets them.
-    report.finish();
 }

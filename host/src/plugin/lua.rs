@@ -41,11 +41,12 @@ pub struct LuaStep {
 /// Builds the finding table and calls the step's function with it (see
 /// [`LuaStep::call_with_finding`]).
 const FINDING_CALL: &str = "return function(entry, address, hostnames, port, protocol, service, \
-    product, version, cpe, cve, id, kind, cvss, cvss_version, severity, exploit, kev, epss, url, \
-    source, enrichment) return entry({address = address, hostnames = hostnames, port = port, \
-    protocol = protocol, service = service, product = product, version = version, cpe = cpe, \
-    cve = cve, id = id, kind = kind, cvss = cvss, cvss_version = cvss_version, \
-    severity = severity, exploit = exploit, kev = kev, epss = epss, url = url, source = source, \
+    product, version, cpe, cve, id, kind, cvss, cvss_version, severity, exploit, kev, epss, \
+    epss_percentile, url, source, enrichment) return entry({address = address, \
+    hostnames = hostnames, port = port, protocol = protocol, service = service, \
+    product = product, version = version, cpe = cpe, cve = cve, id = id, kind = kind, \
+    cvss = cvss, cvss_version = cvss_version, severity = severity, exploit = exploit, \
+    kev = kev, epss = epss, epss_percentile = epss_percentile, url = url, source = source, \
     enrichment = enrichment}) end";
 
 /// The running call's budget, shared by the hook and the guarded C functions.
@@ -74,13 +75,15 @@ impl Budget {
 }
 
 impl LuaStep {
-    /// Load the script at `path` as a step of `stage`.
+    /// Load the script at `path` as a step of `stage`; `db` is the run's CVE database, which
+    /// the advisory functions read.
     pub fn load(
         path: &Path,
         stage: Stage,
         step_name: &str,
         config: &serde_json::Value,
         grants: Grants,
+        db: Option<&Path>,
     ) -> Result<LuaStep, PluginError> {
         let source = std::fs::read_to_string(path)
             .map_err(|e| PluginError::Load(format!("cannot read {}: {e}", path.display())))?;
@@ -115,6 +118,8 @@ impl LuaStep {
             )?;
             sandbox(&lua, path, &budget, limits)?;
             install_brulee_table(&lua, step_name, config, grants, limits)?;
+            let brulee: Table = lua.globals().get("brulee")?;
+            super::advisory::install(&lua, &brulee, step_name, db.map(Path::to_path_buf))?;
             Ok(())
         };
         setup().map_err(|e| PluginError::Load(format!("Lua sandbox: {e}")))?;
@@ -235,6 +240,7 @@ impl LuaStep {
             Value::Boolean(v.exploit),
             v.kev.map_or(Value::Nil, Value::Boolean),
             v.epss.map_or(Value::Nil, Value::Number),
+            v.epss_percentile.map_or(Value::Nil, Value::Number),
             opt(v.url.as_deref()).map_err(convert)?,
             str(&v.source).map_err(convert)?,
             enrichment,
@@ -295,7 +301,9 @@ impl StepCode for LuaStep {
         let mut fields = Fields::new();
         for pair in returned.pairs::<String, Value>() {
             let (key, value) = pair.map_err(|e| PluginError::BadOutput(e.to_string()))?;
-            if original.get(&key).is_some() || key == "enrichment" {
+            // `priority` is the report's own copy of what steps gave (set after them): a step's
+            // own `priority` is always its field, also when a report is processed again.
+            if (original.get(&key).is_some() && key != "priority") || key == "enrichment" {
                 continue;
             }
             let value: serde_json::Value = self
@@ -310,12 +318,15 @@ impl StepCode for LuaStep {
     fn filter(&mut self, finding: &Finding) -> Result<Verdict, PluginError> {
         let (keep, reason) = self.call_with_finding::<(Value, Option<String>)>(finding)?;
         match keep {
-            Value::Boolean(true) => Ok(Verdict::Keep),
+            Value::Boolean(true) => Ok(match reason {
+                Some(note) if !note.trim().is_empty() => Verdict::KeepWithNote(note),
+                _ => Verdict::Keep,
+            }),
             Value::Boolean(false) => Ok(Verdict::Drop(
                 reason.unwrap_or_else(|| "dropped (no reason given)".into()),
             )),
             other => Err(PluginError::BadOutput(format!(
-                "filter(f) must return true (keep) or false, \"reason\" (drop), not {}",
+                "filter(f) must return true (keep), true, \"note\" (keep with a note) or false, \"reason\" (drop), not {}",
                 other.type_name()
             ))),
         }
@@ -647,7 +658,7 @@ fn install_brulee_table(
     brulee.set(
         "version_compare",
         lua.create_function(|_, (a, b): (String, String)| {
-            Ok(match version_compare(&a, &b) {
+            Ok(match crate::vulndb::debversion::compare(&a, &b) {
                 std::cmp::Ordering::Less => -1,
                 std::cmp::Ordering::Equal => 0,
                 std::cmp::Ordering::Greater => 1,
@@ -768,52 +779,6 @@ fn http_request(
     Ok((status, body))
 }
 
-/// Compare versions the way people read them: runs of digits as numbers, other runs as text,
-/// `~` before anything (as dpkg does), so "9.2p1" < "9.10" and "1.0~rc1" < "1.0".
-pub fn version_compare(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    loop {
-        // Non-digit prefixes, compared character by character with dpkg's order.
-        let order = |c: Option<&u8>| -> i32 {
-            match c {
-                Some(b'~') => -1,
-                None => 0,
-                Some(c) if c.is_ascii_digit() => 0,
-                Some(c) if c.is_ascii_alphabetic() => i32::from(*c),
-                Some(c) => i32::from(*c) + 256,
-            }
-        };
-        while a.first().is_some_and(|c| !c.is_ascii_digit())
-            || b.first().is_some_and(|c| !c.is_ascii_digit())
-        {
-            let (x, y) = (order(a.first()), order(b.first()));
-            if x != y {
-                return x.cmp(&y);
-            }
-            a = a.get(1..).unwrap_or_default();
-            b = b.get(1..).unwrap_or_default();
-        }
-        let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
-        let (da, db) = (digits(a), digits(b));
-        let num = |s: &[u8]| {
-            let s = std::str::from_utf8(s)
-                .unwrap_or("0")
-                .trim_start_matches('0');
-            (s.len(), s.to_string())
-        };
-        match num(&a[..da]).cmp(&num(&b[..db])) {
-            Ordering::Equal => {}
-            other => return other,
-        }
-        a = &a[da..];
-        b = &b[db..];
-        if a.is_empty() && b.is_empty() {
-            return Ordering::Equal;
-        }
-    }
-}
-
 /// The parts of a CPE name, 2.2 URI (`cpe:/a:openbsd:openssh:9.2p1`) or 2.3 formatted
 /// string (`cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -855,17 +820,6 @@ pub fn parse_cpe(text: &str) -> Option<CpeParts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cmp::Ordering::*;
-
-    #[test]
-    fn versions_compare_as_people_read_them() {
-        assert_eq!(version_compare("9.2p1", "9.10"), Less);
-        assert_eq!(version_compare("1.22.1", "1.22.1"), Equal);
-        assert_eq!(version_compare("2.4.10", "2.4.9"), Greater);
-        assert_eq!(version_compare("1.0~rc1", "1.0"), Less);
-        assert_eq!(version_compare("1.0", "1.0a"), Less);
-        assert_eq!(version_compare("010", "10"), Equal);
-    }
 
     #[test]
     fn cpes_of_both_forms_are_parsed() {

@@ -2,6 +2,7 @@
 //! with the same [`grants`] and [`limits`], behind one interface, [`StepCode`], that built-in
 //! steps implement too.
 
+pub mod advisory;
 pub mod grants;
 pub mod limits;
 pub mod lua;
@@ -59,6 +60,9 @@ impl Stage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Keep,
+    /// Keep it, with a note for the reader ("distro build: may be backported"); the note lands
+    /// in `enrichment.<step>.note` and in the vulnerability's `notes`.
+    KeepWithNote(String),
     Drop(String),
 }
 

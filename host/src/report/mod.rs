@@ -119,6 +119,9 @@ pub struct DatabaseInfo {
     /// The newest `lastModified` of its records: how fresh the data is.
     pub newest_modified: Option<String>,
     pub last_import: Option<String>,
+    /// The score date of its EPSS data, when it has some (schema 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -305,8 +308,15 @@ impl Report {
         }
         self.services.sort_by(|a, b| {
             let vulnerable = |g: &ServiceGroup| g.lookup == Lookup::Vulnerable;
+            let priority = |g: &ServiceGroup| {
+                g.vulnerabilities
+                    .iter()
+                    .filter_map(|v| v.priority)
+                    .fold(-1.0, f64::max)
+            };
             vulnerable(b)
                 .cmp(&vulnerable(a))
+                .then_with(|| priority(b).total_cmp(&priority(a)))
                 .then_with(|| b.max_severity.cmp(&a.max_severity))
                 .then_with(|| {
                     b.max_cvss

@@ -267,6 +267,11 @@ impl<'a> Matcher<'a> {
         self.store.kev(cve_id)
     }
 
+    /// EPSS score of any CVE.
+    pub fn epss(&self, cve_id: &str) -> Result<Option<super::epss::EpssScore>, StoreError> {
+        self.store.epss(cve_id)
+    }
+
     fn compiled(&mut self, target: &CpeName) -> Result<Rc<Vec<CompiledCve>>, StoreError> {
         let key = self
             .aliases

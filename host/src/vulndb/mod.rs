@@ -1,10 +1,15 @@
-//! The offline CVE database: NVD feeds and CISA's KEV catalog in an embedded SQLite file, and
-//! the matching of nmap's CPEs against NVD's configurations.
+//! The offline CVE database: NVD feeds, CISA's KEV catalog, FIRST's EPSS scores and Debian's
+//! and Ubuntu's advisories in an embedded SQLite file, and the matching of nmap's CPEs
+//! against NVD's configurations.
 //!
-//! `nvd` reads the data files as streams, `store` keeps them, `import` ties the two together,
-//! `cpe` and `version` parse what is compared, and `matcher` decides which CVEs apply.
+//! `nvd`, `epss` and `distro` read the data files as streams, `store` keeps them, `import`
+//! ties the two together (recognising each format by content), `cpe`, `version` and
+//! `debversion` parse what is compared, and `matcher` decides which CVEs apply.
 
 pub mod cpe;
+pub mod debversion;
+pub mod distro;
+pub mod epss;
 pub mod import;
 pub mod matcher;
 pub mod nvd;
@@ -14,7 +19,7 @@ pub mod version;
 use std::path::PathBuf;
 
 pub use matcher::{Confidence, DbMatch, Matcher, Verdict};
-pub use store::{Status, Store, StoreError};
+pub use store::{AdvisoryTable, Status, Store, StoreError};
 
 /// Where the database lives: `--db`, else `BRULEE_DB`, else the user's data directory
 /// (`$XDG_DATA_HOME/brulee/cve.sqlite`, by default `~/.local/share/brulee/cve.sqlite`).

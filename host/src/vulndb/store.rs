@@ -2,13 +2,17 @@
 //!
 //! Tables: `cve` (one row per CVE, its configurations as compact JSON), `cve_product` (which
 //! CVEs name a vendor:product in a vulnerable criterion: the index matching starts from),
-//! `kev` (CISA's catalog), `import` (what was imported when) and `meta`.
+//! `kev` (CISA's catalog), `epss` (FIRST's scores; their date and model in `meta`),
+//! `distro_fix` (what Debian and Ubuntu say about a CVE in a package of a release, one row per
+//! document that said it), `import` (what was imported when) and `meta`.
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::cpe::CpeName;
+use super::distro::{DistroFix, FixStatus};
+use super::epss::{EpssHeader, EpssScore};
 use super::nvd::{CveRecord, KevEntry};
 
 /// Bumped when the tables change; an older file is refused with a hint to re-import.
@@ -35,6 +39,13 @@ pub struct Status {
     pub path: String,
     pub cves: u64,
     pub kev_entries: u64,
+    pub epss_scores: u64,
+    /// FIRST's score date and model of the imported EPSS file.
+    pub epss_date: Option<String>,
+    pub epss_model: Option<String>,
+    /// Rows of distribution advisories, and the (distro, release) pairs they cover.
+    pub distro_fixes: u64,
+    pub distro_releases: Vec<String>,
     pub products: u64,
     pub newest_modified: Option<String>,
     pub last_import: Option<String>,
@@ -94,6 +105,22 @@ impl Store {
                  due_date TEXT,
                  required_action TEXT,
                  ransomware TEXT);
+             CREATE TABLE IF NOT EXISTS epss (
+                 cve_id TEXT PRIMARY KEY,
+                 score REAL NOT NULL,
+                 percentile REAL) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS distro_fix (
+                 distro TEXT NOT NULL,
+                 release TEXT NOT NULL,
+                 package TEXT NOT NULL,
+                 cve_id TEXT NOT NULL,
+                 document TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 fixed_version TEXT,
+                 detail TEXT,
+                 source TEXT NOT NULL,
+                 PRIMARY KEY (distro, release, package, cve_id, document)) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS distro_fix_by_document ON distro_fix (document);
              CREATE TABLE IF NOT EXISTS import (
                  source TEXT NOT NULL,
                  kind TEXT NOT NULL,
@@ -102,15 +129,7 @@ impl Store {
                  skipped INTEGER NOT NULL);",
         )
         .map_err(sqlite)?;
-        let found: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(sqlite)?
-            .and_then(|v| v.parse().ok());
+        let found = schema_version(&conn).map_err(sqlite)?;
         match found {
             None => {
                 conn.execute(
@@ -126,6 +145,31 @@ impl Store {
                     found: v,
                 })
             }
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Open an existing database for reading only (plugins' advisory look-ups): nothing is
+    /// created, and a write would fail.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let sqlite = |err| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            err,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        let found = schema_version(&conn).map_err(sqlite)?;
+        if found != Some(SCHEMA_VERSION) {
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                found: found.unwrap_or(0),
+            });
         }
         Ok(Store {
             conn,
@@ -202,10 +246,23 @@ impl Store {
             .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
             .map(|m| m.len())
             .sum();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT distro || '/' || release FROM distro_fix ORDER BY 1")
+            .map_err(|e| self.error(e))?;
+        let distro_releases = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.error(e))?;
         Ok(Status {
             path: self.path.display().to_string(),
             cves: count("SELECT count(*) FROM cve")?,
             kev_entries: count("SELECT count(*) FROM kev")?,
+            epss_scores: count("SELECT count(*) FROM epss")?,
+            epss_date: self.meta("epss_date")?,
+            epss_model: self.meta("epss_model")?,
+            distro_fixes: count("SELECT count(*) FROM distro_fix")?,
+            distro_releases,
             products: count(
                 "SELECT count(*) FROM (SELECT DISTINCT vendor, product FROM cve_product)",
             )?,
@@ -304,6 +361,98 @@ impl Store {
         .optional()
         .map_err(|e| self.error(e))
     }
+
+    /// EPSS score of a CVE, if scored.
+    pub fn epss(&self, cve_id: &str) -> Result<Option<EpssScore>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT score, percentile FROM epss WHERE cve_id = ?1")
+            .map_err(|e| self.error(e))?;
+        stmt.query_row([cve_id], |r| {
+            Ok(EpssScore {
+                cve_id: cve_id.to_string(),
+                score: r.get(0)?,
+                percentile: r.get(1)?,
+            })
+        })
+        .optional()
+        .map_err(|e| self.error(e))
+    }
+
+    /// The date and model of the stored EPSS scores.
+    pub fn epss_header(&self) -> Result<EpssHeader, StoreError> {
+        Ok(EpssHeader {
+            model: self.meta("epss_model")?,
+            date: self.meta("epss_date")?,
+        })
+    }
+
+    /// Every stored statement about `cve_id` in `package` of `distro`'s `release`.
+    pub fn distro_fixes(
+        &self,
+        distro: &str,
+        release: &str,
+        package: &str,
+        cve_id: &str,
+    ) -> Result<Vec<DistroFix>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT status, fixed_version, detail, source FROM distro_fix
+                 WHERE distro = ?1 AND release = ?2 AND package = ?3 AND cve_id = ?4
+                 ORDER BY document",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map(params![distro, release, package, cve_id], |r| {
+                let status: String = r.get(0)?;
+                Ok(DistroFix {
+                    distro: distro.to_string(),
+                    release: release.to_string(),
+                    package: package.to_string(),
+                    cve_id: cve_id.to_string(),
+                    status: FixStatus::parse(&status).unwrap_or(FixStatus::Undetermined),
+                    fixed_version: r.get(1)?,
+                    detail: r.get(2)?,
+                    source: r.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.error(e))?;
+        Ok(rows)
+    }
+
+    /// Whether a table has any row (a plugin says once that a data set is missing).
+    pub fn has_rows(&self, table: AdvisoryTable) -> Result<bool, StoreError> {
+        let sql = match table {
+            AdvisoryTable::Kev => "SELECT EXISTS (SELECT 1 FROM kev)",
+            AdvisoryTable::Epss => "SELECT EXISTS (SELECT 1 FROM epss)",
+            AdvisoryTable::DistroFix => "SELECT EXISTS (SELECT 1 FROM distro_fix)",
+        };
+        self.conn
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| self.error(e))
+    }
+}
+
+/// The advisory data sets a database may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdvisoryTable {
+    Kev,
+    Epss,
+    DistroFix,
+}
+
+/// The schema version a database file says it has (None for a new file).
+fn schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .and_then(|v| v.parse().ok()))
 }
 
 /// Writes inside one transaction.
@@ -402,6 +551,60 @@ impl Writer<'_> {
     /// A catalog import replaces the whole catalog: entries CISA removed must go too.
     pub fn clear_kev(&mut self) -> rusqlite::Result<()> {
         self.tx.execute("DELETE FROM kev", []).map(|_| ())
+    }
+
+    /// An EPSS import replaces the whole set: a CVE FIRST no longer scores must not keep an
+    /// old score.
+    pub fn replace_epss(&mut self, header: &EpssHeader) -> rusqlite::Result<()> {
+        self.tx.execute("DELETE FROM epss", [])?;
+        for (key, value) in [("epss_date", &header.date), ("epss_model", &header.model)] {
+            match value {
+                Some(v) => self.tx.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                    [key, v],
+                )?,
+                None => self.tx.execute("DELETE FROM meta WHERE key = ?1", [key])?,
+            };
+        }
+        Ok(())
+    }
+
+    pub fn insert_epss(&mut self, score: &EpssScore) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO epss (cve_id, score, percentile) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![score.cve_id, score.score, score.percentile])?;
+        Ok(())
+    }
+
+    /// Forget what a document said (before storing what it says now).
+    pub fn clear_distro_document(&mut self, document: &str) -> rusqlite::Result<u64> {
+        self.tx
+            .prepare_cached("DELETE FROM distro_fix WHERE document = ?1")?
+            .execute([document])
+            .map(|n| n as u64)
+    }
+
+    pub fn insert_distro_fix(&mut self, document: &str, fix: &DistroFix) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO distro_fix
+                   (distro, release, package, cve_id, document, status, fixed_version, detail, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                fix.distro,
+                fix.release,
+                fix.package,
+                fix.cve_id,
+                document,
+                fix.status.as_str(),
+                fix.fixed_version,
+                fix.detail,
+                fix.source
+            ])?;
+        Ok(())
     }
 
     pub fn record_import(

@@ -80,6 +80,7 @@ fn read_bulletin(table: &ScriptNode) -> Option<Vulnerability> {
         exploit: flag("is_exploit").unwrap_or(false),
         kev: flag("kev"),
         epss: table.elem("epss").and_then(|s| s.trim().parse().ok()),
+        epss_percentile: None,
         url: table
             .elem("href")
             .map(|s| s.trim().to_string())
@@ -100,6 +101,8 @@ fn read_bulletin(table: &ScriptNode) -> Option<Vulnerability> {
         rule: None,
         kev_due_date: None,
         references: Vec::new(),
+        priority: None,
+        notes: Vec::new(),
         id,
     })
 }

@@ -7,9 +7,9 @@
 //! ```
 //!
 //! `fixture/` is the fixture scan through brulee's real pipeline (XML parser, findings,
-//! report model); `extended/` is the same report plus what other sources add (KEV, EPSS,
-//! descriptions, CVE database, a service not checked, a suppressed finding, warnings, a
-//! partial scan), so that every branch of every template is covered.
+//! report model); `extended/` is the same report plus what other sources and steps add (KEV,
+//! EPSS, priority, notes, descriptions, CVE database, a service not checked, a suppressed
+//! finding, warnings, a partial scan), so that every branch of every template is covered.
 
 use std::path::Path;
 
@@ -60,6 +60,9 @@ fn extended_report() -> Value {
             "kev": true,
             "kev_due_date": "2023-08-10",
             "epss": 0.0421,
+            "epss_percentile": 0.98518,
+            "priority": 90,
+            "notes": ["kev: CISA KEV: known to be used in ransomware campaigns"],
         })),
         "CVE-2020-15778" => Some(json!({
             "description": "scp in OpenSSH through 8.3p1 allows command injection in the scp.c toremote function.",
@@ -69,6 +72,7 @@ fn extended_report() -> Value {
             "kev": false,
             "kev_due_date": null,
             "epss": 0.6,
+            "notes": ["distro-backports: distro build: may be backported (no Ubuntu focal data on CVE-2020-15778 in openssh)"],
         })),
         _ => None,
     };
