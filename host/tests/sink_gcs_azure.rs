@@ -1,7 +1,8 @@
 //! The gcs and azure-blob sinks end to end: the real `brulee` binary delivers a report made
 //! from nmap XML to the GCS emulator and to Azurite, started here on 127.0.0.1, and the
 //! objects are read back with the clients users have (Python's google-cloud-storage and
-//! azure-storage-blob) and compared with the files on local disk.
+//! azure-storage-blob) and compared with the files on local disk. The last test is issue 5's
+//! acceptance run: one manifest, a live scan, the first-party plugins and all three stores.
 //!
 //! Needs `cargo xtask setup --test` (the servers and clients, under target/tools) and
 //! `cargo xtask plugins` (the sinks). The GCS emulator checks no credentials, so the sink's
@@ -555,4 +556,189 @@ fn azure_blob_reads_stored_reports_back_for_brulee_merge() {
         &[("AZURE_STORAGE_KEY", AZURITE_KEY)],
         &format!("{}/{BUCKET}/nightly/", azure_endpoint(&azurite)),
     );
+}
+
+/// The database of the issue's acceptance run: NVD records of OpenSSH and nginx, CISA's KEV
+/// catalog, EPSS rows and the Debian advisories in fixtures/.
+fn advisory_db(dir: &Path) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let db = dir.join("cve.sqlite");
+    let result = run(brulee()
+        .args(["db", "import", "--db"])
+        .arg(&db)
+        .args(
+            [
+                "fixtures/nvd/nvd2_openssh.json.gz",
+                "fixtures/nvd/nvd2_nginx.json.gz",
+                "fixtures/nvd/nvd2_recent_debian12.json.gz",
+                "../shared/data/kev/known_exploited_vulnerabilities.json",
+                "fixtures/advisories/epss_scores-2026-01-30-subset.csv",
+                "fixtures/advisories/distro",
+            ]
+            .map(|p| repo.join(p)),
+        ));
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    db
+}
+
+/// Issue 5's acceptance run, with one manifest: enrich with kev and epss, drop what Debian
+/// backported, write LaTeX and JSON, deliver both (and the raw XML) to S3 (s3s-fs, which
+/// verifies SigV4), the GCS emulator and Azurite; read back byte-identical with the AWS CLI and
+/// the Python clients. Run twice: over a live scan of Debian's own sshd and nginx on loopback
+/// (no service Debian 12 ships has a CVE in KEV by NVD's ranges), and over a real nmap XML with
+/// vulners output, where nginx has CVE-2023-44487, which is in KEV.
+#[test]
+fn one_manifest_scans_filters_backports_marks_kev_and_epss_and_delivers_to_three_stores() {
+    use testkit::{LoopbackService, ServiceKind};
+    const S3_KEY: (&str, &str) = ("brulee-acceptance", "brulee-acceptance-secret");
+    let tools = tools();
+    let ssh = started(LoopbackService::start(ServiceKind::Ssh, "127.0.0.41".parse().unwrap()));
+    let nginx = started(LoopbackService::start(ServiceKind::Http, "127.0.0.42".parse().unwrap()));
+    let s3 = started(testkit::storage::start_s3s_fs(S3_KEY.0, S3_KEY.1));
+    std::fs::create_dir_all(s3.dir().join("data").join(BUCKET)).unwrap();
+    let gcs = started(gcs_azure::gcs_emulator(&tools, BUCKET));
+    let azurite = started(gcs_azure::azurite(&tools));
+    azure_container(&azurite);
+    let dir = tempfile::tempdir().unwrap();
+    let db = advisory_db(dir.path());
+    let manifest = dir.path().join("scan.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"[[enrich]]
+plugin = "kev"
+
+[[enrich]]
+plugin = "epss"
+
+[[filter]]
+plugin = "distro-backports"
+
+[[report]]
+format = "latex"
+
+[[report]]
+format = "json"
+
+[[sink]]
+plugin = "s3"
+allow_hosts = ["127.0.0.1:{s3_port}"]
+env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+[sink.config]
+bucket = "{BUCKET}"
+prefix = "nightly"
+region = "us-east-1"
+endpoint = "{s3_url}"
+
+[[sink]]
+{gcs}
+[[sink]]
+{azure}"#,
+            s3_port = s3.port,
+            s3_url = s3.endpoint(),
+            gcs = gcs_sink(&gcs, &[], "token_env = \"GCS_TOKEN\""),
+            azure = azure_sink(&azurite),
+        ),
+    )
+    .unwrap();
+    let with_env = |command: &mut std::process::Command| {
+        command
+            .arg("--db")
+            .arg(&db)
+            .arg("--manifest")
+            .arg(&manifest)
+            .env("AWS_ACCESS_KEY_ID", S3_KEY.0)
+            .env("AWS_SECRET_ACCESS_KEY", S3_KEY.1)
+            .env("GCS_TOKEN", "emulator-checks-no-token")
+            .env("AZURE_STORAGE_KEY", AZURITE_KEY)
+            .env("BRULEE_CACHE_DIR", dir.path().join("cache"));
+    };
+
+    // 1. A live scan of Debian's sshd and nginx: only their addresses and ports.
+    let live = dir.path().join("live");
+    let mut scan = brulee();
+    scan.args(["scan", "127.0.0.41", "127.0.0.42", "-n", "-q", "-p"])
+        .arg(format!("{},{}", ssh.port, nginx.port))
+        .arg("-o")
+        .arg(&live);
+    with_env(&mut scan);
+    let result = run(&mut scan);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    let report = read_json(&live.join("report.json"));
+    let suppressed = report["suppressed"].as_array().unwrap();
+    let fixed: Vec<&str> = suppressed.iter().map(|s| s["cve"].as_str().unwrap()).collect();
+    for cve in ["CVE-2024-6387", "CVE-2023-38408", "CVE-2023-51385"] {
+        assert!(fixed.contains(&cve), "{cve} is not suppressed: {fixed:?}");
+    }
+    assert!(suppressed.iter().all(|s| s["step"] == "distro-backports"
+        && s["reason"].as_str().unwrap().starts_with("fixed in Debian bookworm 1:9.2p1-2+deb12u")));
+    let kept = report["findings"].as_array().unwrap();
+    assert!(kept.iter().any(|f| f["epss"].is_number() && f["epss_percentile"].is_number()));
+    assert!(report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["product"] == "nginx"));
+
+    // 2. The same manifest over a real scan's XML with vulners output.
+    let vulners = dir.path().join("vulners");
+    let mut again = brulee();
+    again
+        .arg("report")
+        .arg(fixture("nmap793_vulners_mockapi.xml"))
+        .arg("-o")
+        .arg(&vulners);
+    with_env(&mut again);
+    let result = run(&mut again);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    let report = read_json(&vulners.join("report.json"));
+    let first = &report["findings"][0];
+    assert_eq!(
+        (&first["cve"], &first["kev"], &first["priority"]),
+        (&serde_json::json!("CVE-2023-44487"), &serde_json::json!(true), &serde_json::json!(90.0))
+    );
+    assert!(first["epss"].is_number() && first["epss_percentile"].is_number(), "{first}");
+
+    // Every store holds both runs' report.tex and report.json, read back by the real clients.
+    let from_s3 = dir.path().join("from-s3");
+    let aws = testkit::storage::aws_cli(&s3.endpoint(), S3_KEY.0, S3_KEY.1);
+    let copy = run(started(aws)
+        .args(["s3", "cp", "--recursive", &format!("s3://{BUCKET}/")])
+        .arg(&from_s3));
+    assert!(copy.status.success(), "the AWS CLI could not read the bucket");
+    let from_gcs = dir.path().join("from-gcs");
+    gcs_read_back(&gcs, &from_gcs);
+    let from_azure = dir.path().join("from-azure");
+    python(
+        AZURE,
+        &[
+            &azure_endpoint(&azurite),
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            BUCKET,
+            "download",
+            from_azure.to_str().unwrap(),
+        ],
+    );
+    for (store, root) in [("s3", &from_s3), ("gcs", &from_gcs), ("azure-blob", &from_azure)] {
+        for out in [&live, &vulners] {
+            let local = read_json(&out.join("report.json"));
+            let date = &local["scan"]["started"].as_str().unwrap()[..10];
+            // The one scan folder holding this run's LaTeX report, byte for byte.
+            let tex = std::fs::read(out.join("report.tex")).unwrap();
+            let folder = std::fs::read_dir(root.join("nightly").join(date))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| std::fs::read(p.join("report.tex")).is_ok_and(|t| t == tex))
+                .unwrap_or_else(|| panic!("{store}: no report.tex equal to {}", out.display()));
+            // report.json as the sinks got it: the local one before the sinks' step records.
+            let mut expected = local.clone();
+            expected["steps"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|s| s["stage"] != "sink");
+            assert_eq!(read_json(&folder.join("report.json")), expected, "{store}");
+        }
+    }
+    drop((ssh, nginx));
 }
