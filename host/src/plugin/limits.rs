@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
-
 /// Limits of one step, per call of the plugin (one `enrich`/`filter` per finding, one
 /// `targets`, one `deliver`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +52,9 @@ impl Limits {
 
     /// wasmtime's limiter for one WASM instance: its memory, and few enough instances and
     /// tables that a component cannot multiply them.
-    pub fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
+    #[cfg(feature = "plugins")]
+    pub fn store_limits(&self) -> wasmtime::StoreLimits {
+        wasmtime::StoreLimitsBuilder::new()
             .memory_size(self.memory_bytes)
             .instances(64)
             .tables(64)

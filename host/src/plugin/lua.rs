@@ -591,14 +591,7 @@ fn install_brulee_table(
                 (Some(msg), _) => ("info".to_string(), msg.to_string()?),
                 _ => return Ok(()),
             };
-            let message: String = message
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(2000)
-                .collect();
-            if level != "debug" {
-                eprintln!("{name} {level}: {message}");
-            }
+            super::print_log(&name, &level, &message);
             Ok(())
         })?,
     )?;
@@ -647,7 +640,7 @@ fn install_brulee_table(
     brulee.set(
         "version_compare",
         lua.create_function(|_, (a, b): (String, String)| {
-            Ok(match version_compare(&a, &b) {
+            Ok(match crate::vulndb::version::compare_dpkg_style(&a, &b) {
                 std::cmp::Ordering::Less => -1,
                 std::cmp::Ordering::Equal => 0,
                 std::cmp::Ordering::Greater => 1,
@@ -730,52 +723,6 @@ fn http_request(
     Ok((status, body))
 }
 
-/// Compare versions the way people read them: runs of digits as numbers, other runs as text,
-/// `~` before anything (as dpkg does), so "9.2p1" < "9.10" and "1.0~rc1" < "1.0".
-pub fn version_compare(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    loop {
-        // Non-digit prefixes, compared character by character with dpkg's order.
-        let order = |c: Option<&u8>| -> i32 {
-            match c {
-                Some(b'~') => -1,
-                None => 0,
-                Some(c) if c.is_ascii_digit() => 0,
-                Some(c) if c.is_ascii_alphabetic() => i32::from(*c),
-                Some(c) => i32::from(*c) + 256,
-            }
-        };
-        while a.first().is_some_and(|c| !c.is_ascii_digit())
-            || b.first().is_some_and(|c| !c.is_ascii_digit())
-        {
-            let (x, y) = (order(a.first()), order(b.first()));
-            if x != y {
-                return x.cmp(&y);
-            }
-            a = a.get(1..).unwrap_or_default();
-            b = b.get(1..).unwrap_or_default();
-        }
-        let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
-        let (da, db) = (digits(a), digits(b));
-        let num = |s: &[u8]| {
-            let s = std::str::from_utf8(s)
-                .unwrap_or("0")
-                .trim_start_matches('0');
-            (s.len(), s.to_string())
-        };
-        match num(&a[..da]).cmp(&num(&b[..db])) {
-            Ordering::Equal => {}
-            other => return other,
-        }
-        a = &a[da..];
-        b = &b[db..];
-        if a.is_empty() && b.is_empty() {
-            return Ordering::Equal;
-        }
-    }
-}
-
 /// The parts of a CPE name, 2.2 URI (`cpe:/a:openbsd:openssh:9.2p1`) or 2.3 formatted
 /// string (`cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -787,47 +734,24 @@ pub struct CpeParts {
     pub update: Option<String>,
 }
 
+/// `brulee.cpe`: the parts of a name as [`CpeName`](crate::vulndb::cpe::CpeName) reads it
+/// (escapes undone, lower-cased), so a plugin sees what the matcher sees; `None` when it is not
+/// a CPE name or names no vendor and product.
 pub fn parse_cpe(text: &str) -> Option<CpeParts> {
-    let fields: Vec<&str> = if let Some(rest) = text.strip_prefix("cpe:2.3:") {
-        rest.split(':').collect()
-    } else if let Some(rest) = text.strip_prefix("cpe:/") {
-        rest.split(':').collect()
-    } else {
-        return None;
-    };
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .filter(|v| !v.is_empty() && **v != "*" && **v != "-")
-            .map(|v| v.replace('\\', ""))
-    };
-    let part = get(0)?;
-    if !matches!(part.as_str(), "a" | "o" | "h") {
-        return None;
-    }
+    let cpe = crate::vulndb::cpe::CpeName::parse(text).ok()?;
+    let named = |s: String| (!s.is_empty() && s != "*" && s != "-").then_some(s);
     Some(CpeParts {
-        part,
-        vendor: get(1)?,
-        product: get(2)?,
-        version: get(3),
-        update: get(4),
+        part: cpe.part.to_string(),
+        vendor: named(cpe.vendor)?,
+        product: named(cpe.product)?,
+        version: cpe.version.as_value().map(str::to_owned),
+        update: cpe.update.as_value().map(str::to_owned),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cmp::Ordering::*;
-
-    #[test]
-    fn versions_compare_as_people_read_them() {
-        assert_eq!(version_compare("9.2p1", "9.10"), Less);
-        assert_eq!(version_compare("1.22.1", "1.22.1"), Equal);
-        assert_eq!(version_compare("2.4.10", "2.4.9"), Greater);
-        assert_eq!(version_compare("1.0~rc1", "1.0"), Less);
-        assert_eq!(version_compare("1.0", "1.0a"), Less);
-        assert_eq!(version_compare("010", "10"), Equal);
-    }
 
     #[test]
     fn cpes_of_both_forms_are_parsed() {
@@ -842,6 +766,10 @@ mod tests {
         assert_eq!(c.update, None);
         assert_eq!(parse_cpe("cpe:/a:vsftpd").map(|c| c.product), None);
         assert!(parse_cpe("not a cpe").is_none());
+        // An escaped colon is part of the value, as NVD writes it.
+        let c = parse_cpe(r"cpe:2.3:a:foo\:bar:baz:1.0:*:*:*:*:*:*:*").unwrap();
+        assert_eq!((c.vendor.as_str(), c.product.as_str()), ("foo:bar", "baz"));
+        assert_eq!(c.version.as_deref(), Some("1.0"));
     }
 
     #[test]

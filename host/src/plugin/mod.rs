@@ -4,7 +4,9 @@
 
 pub mod grants;
 pub mod limits;
+#[cfg(feature = "plugins")]
 pub mod lua;
+#[cfg(feature = "plugins")]
 pub mod wasm;
 
 use std::time::Duration;
@@ -104,6 +106,18 @@ pub trait StepCode {
     }
     fn deliver(&mut self, _report_json: &str, _artifacts: &[Artifact]) -> Result<(), PluginError> {
         Err(wrong_stage(Stage::Sink))
+    }
+}
+
+/// Print a plugin's log line on stderr, prefixed by its step. Plugin text (often a scanned
+/// service's or a server's words) goes to a terminal: control characters are dropped, the
+/// length capped; `debug` is not shown.
+pub fn print_log(step: &str, level: &str, message: &str) {
+    let clean = |text: &str, max: usize| -> String {
+        text.chars().filter(|c| !c.is_control()).take(max).collect()
+    };
+    if level != "debug" {
+        eprintln!("{step} {}: {}", clean(level, 16), clean(message, 2000));
     }
 }
 

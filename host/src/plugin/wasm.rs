@@ -489,13 +489,7 @@ impl wit_host::Host for PluginState {
             wit_host::Level::Warn => "warning",
             wit_host::Level::Error => "error",
         };
-        // Plugin text goes to a terminal: strip control characters.
-        let message: String = message
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(2000)
-            .collect();
-        eprintln!("{} {level}: {message}", self.step_name);
+        super::print_log(&self.step_name, level, &message);
     }
 
     fn config(&mut self) -> String {

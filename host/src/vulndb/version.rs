@@ -163,6 +163,56 @@ impl PartialEq for Version {
 
 impl Eq for Version {}
 
+/// Compare two version strings the way dpkg compares the upstream part of a Debian version
+/// (deb-version(7)): alternating runs of non-digits and digits; non-digits character by
+/// character with letters before other characters and `~` before anything, even the end;
+/// digits as numbers of any length. So "9.2p1" < "9.10", "1.0~rc1" < "1.0" and "1.0" <
+/// "1.0a". Unlike [`Version`], it never refuses a string: plugins compare whatever they get
+/// (Lua's `brulee.version_compare`).
+pub fn compare_dpkg_style(a: &str, b: &str) -> Ordering {
+    fn order(c: Option<&u8>) -> i32 {
+        match c {
+            Some(b'~') => -1,
+            None => 0,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => i32::from(*c),
+            Some(c) => i32::from(*c) + 256,
+        }
+    }
+    fn digits(s: &[u8]) -> usize {
+        s.iter().take_while(|c| c.is_ascii_digit()).count()
+    }
+    /// Numbers of any length: without leading zeros the longer is larger, and digit strings
+    /// of one length compare as text.
+    fn number(s: &[u8]) -> (usize, &[u8]) {
+        let s = &s[s.iter().take_while(|&&c| c == b'0').count()..];
+        (s.len(), s)
+    }
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        while a.first().is_some_and(|c| !c.is_ascii_digit())
+            || b.first().is_some_and(|c| !c.is_ascii_digit())
+        {
+            let (x, y) = (order(a.first()), order(b.first()));
+            if x != y {
+                return x.cmp(&y);
+            }
+            a = a.get(1..).unwrap_or_default();
+            b = b.get(1..).unwrap_or_default();
+        }
+        let (da, db) = (digits(a), digits(b));
+        match number(&a[..da]).cmp(&number(&b[..db])) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+        a = &a[da..];
+        b = &b[db..];
+        if a.is_empty() && b.is_empty() {
+            return Ordering::Equal;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +271,29 @@ mod tests {
         ] {
             assert!(Version::parse(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn dpkg_style_compares_as_people_read_versions() {
+        use Ordering::*;
+        assert_eq!(compare_dpkg_style("9.2p1", "9.10"), Less);
+        assert_eq!(compare_dpkg_style("1.22.1", "1.22.1"), Equal);
+        assert_eq!(compare_dpkg_style("2.4.10", "2.4.9"), Greater);
+        assert_eq!(compare_dpkg_style("1.0~rc1", "1.0"), Less);
+        assert_eq!(compare_dpkg_style("1.0", "1.0a"), Less);
+        assert_eq!(compare_dpkg_style("010", "10"), Equal);
+        // Debian's own examples (deb-version(7)) and bookworm's revisions.
+        assert_eq!(compare_dpkg_style("2.4.71-1~deb12u1", "2.4.71-1"), Less);
+        assert_eq!(compare_dpkg_style("9.2p1-2+deb12u3", "9.2p1-2"), Greater);
+        assert_eq!(
+            compare_dpkg_style("9.2p1-2+deb12u10", "9.2p1-2+deb12u3"),
+            Greater
+        );
+        assert_eq!(compare_dpkg_style("3.0.3-13+b2", "3.0.3-13"), Greater);
+        assert_eq!(
+            compare_dpkg_style("1".repeat(500).as_str(), "2"),
+            Greater,
+            "numbers longer than any integer type still compare"
+        );
     }
 }
