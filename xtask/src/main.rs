@@ -4,6 +4,7 @@
 mod bench;
 mod container;
 mod fixtures;
+mod fuzz;
 mod k8s;
 mod plugins;
 mod setup;
@@ -43,8 +44,9 @@ enum Task {
         args: Vec<OsString>,
     },
     /// Set up for tests, build the plugins, run the whole workspace's tests (nextest when
-    /// installed), validate the Kubernetes manifests, and build and run the container image
-    /// (when CI=true, or BRULEE_CONTAINER_TEST=1; BRULEE_CONTAINER_TEST=0 skips it).
+    /// installed), validate the Kubernetes manifests, run each fuzz target for 30 s, and build
+    /// and run the container image (when CI=true, or BRULEE_CONTAINER_TEST=1;
+    /// BRULEE_CONTAINER_TEST=0 skips it).
     Test,
     /// Build the container image with buildah and run it with podman: as a non-root user with
     /// only NET_RAW, it scans an nginx started on loopback (needs root).
@@ -58,6 +60,15 @@ enum Task {
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
+    /// Build the libFuzzer targets in fuzz/ (installs cargo-fuzz into target/tools) and run
+    /// each, or only TARGET, for --time seconds; a crash fails it and says how to replay it.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+        /// One of: nmap_xml, cpe, version, manifest, nvd_feed (default: all).
+        target: Option<String>,
+    },
     /// Measure brulee against its baselines (see docs/PERFORMANCE.md); prints a table and
     /// writes target/bench/*.json.
     Bench {
@@ -78,6 +89,7 @@ fn main() -> Result<()> {
         Task::Plugins => plugins::build(),
         Task::Fixtures => fixtures::record(),
         Task::Bench { full, smoke } => bench::bench(full, smoke),
+        Task::Fuzz { time, target } => fuzz::fuzz(time, target.as_deref()),
         Task::Container => container::test(),
         Task::K8s => k8s::validate(),
     }
@@ -183,6 +195,10 @@ fn test() -> Result<()> {
         eprintln!("xtask test: k8s FAILED: {e:#}");
         failed.push("k8s".to_string());
     }
+    if let Err(e) = fuzz::fuzz(fuzz::SMOKE_SECONDS, None) {
+        eprintln!("xtask test: fuzz smoke FAILED: {e:#}");
+        failed.push("fuzz".to_string());
+    }
     if container {
         if let Err(e) = container::test() {
             eprintln!("xtask test: container FAILED: {e:#}");
@@ -200,7 +216,7 @@ fn test() -> Result<()> {
         } else {
             "container skipped"
         };
-        println!("xtask test: every test passed ({runner}, k8s, {container})");
+        println!("xtask test: every test passed ({runner}, k8s, fuzz smoke, {container})");
         Ok(())
     } else {
         println!("xtask test: FAILED ({})", failed.join("; "));

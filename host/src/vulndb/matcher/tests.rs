@@ -236,3 +236,73 @@ fn openssh_p_levels_match_in_either_place() {
         assert_eq!(!ids(&v).is_empty(), expected, "{criteria} vs {scanned}");
     }
 }
+
+#[test]
+fn a_bound_that_is_no_version_matches_nothing_instead_of_everything() {
+    let record = |bound: CpeMatch| CveRecord {
+        id: "CVE-2099-0003".into(),
+        published: None,
+        last_modified: None,
+        description: None,
+        cvss: None,
+        references: vec![],
+        configurations: vec![Configuration {
+            operator: Operator::Or,
+            negate: false,
+            nodes: vec![Node {
+                operator: Operator::Or,
+                negate: false,
+                matches: vec![bound],
+            }],
+        }],
+        rejected: false,
+    };
+    let any = || criterion(true, "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*");
+    let huge = format!("1{}", "0".repeat(40));
+    for (bound, expected) in [
+        (
+            CpeMatch {
+                end_excl: Some("2.0".into()),
+                ..any()
+            },
+            true,
+        ),
+        // Beyond u64, still a number: 1.5 is below it.
+        (
+            CpeMatch {
+                end_excl: Some(huge),
+                ..any()
+            },
+            true,
+        ),
+        (
+            CpeMatch {
+                end_excl: Some("unknown".into()),
+                ..any()
+            },
+            false,
+        ),
+        (
+            CpeMatch {
+                start_incl: Some("1.".repeat(100)),
+                ..any()
+            },
+            false,
+        ),
+        (
+            CpeMatch {
+                end_incl: Some(String::new()),
+                ..any()
+            },
+            false,
+        ),
+    ] {
+        let text = format!("{bound:?}");
+        let (_dir, store) = store_with(record(bound));
+        let mut m = Matcher::new(&store);
+        let v = m
+            .match_service(&["cpe:/a:acme:widget:1.5".into()], &[])
+            .unwrap();
+        assert_eq!(!ids(&v).is_empty(), expected, "{text}");
+    }
+}
