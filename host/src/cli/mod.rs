@@ -106,7 +106,12 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote what came from outside (file contents, servers' answers, plugins):
+            // the terminal must show their control characters, not obey them.
+            eprintln!(
+                "error: {}",
+                brulee_reports::escape::terminal(&format!("{err:#}"))
+            );
             let usage = err.chain().any(|e| {
                 e.is::<UsageError>()
                     || e.is::<crate::targets::TargetError>()

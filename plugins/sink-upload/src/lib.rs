@@ -24,12 +24,14 @@ impl ScanPlace {
             .map_err(|e| format!("the report brulee handed over is not JSON: {e}"))?;
         let scan = &report["scan"];
         let started = scan["started"].as_str();
-        let date = match started {
-            Some(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => s[..10].to_string(),
+        // Both become parts of object names: a report read back from elsewhere (`brulee
+        // merge`) must not be able to name "../" or anything but a date and a plain id.
+        let date = match started.and_then(|s| s.get(..10)) {
+            Some(day) if is_date(day) => day.to_string(),
             _ => "undated".to_string(),
         };
         // A report that carries its own id (a later schema) keeps it.
-        if let Some(id) = scan["id"].as_str().filter(|id| !id.is_empty()) {
+        if let Some(id) = scan["id"].as_str().filter(|id| is_plain_id(id)) {
             return Ok(ScanPlace {
                 date,
                 scan_id: id.to_string(),
@@ -56,6 +58,26 @@ impl ScanPlace {
             format!("{prefix}/{place}")
         }
     }
+}
+
+/// `YYYY-MM-DD`, digits where digits belong.
+fn is_date(text: &str) -> bool {
+    text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+/// Letters, digits, `-` and `_`, at most 64: a safe name for one folder level.
+fn is_plain_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (and `/` when `keep_slash`).
@@ -174,8 +196,37 @@ mod tests {
     #[test]
     fn a_scan_without_start_is_undated_and_an_own_id_is_kept() {
         let place = ScanPlace::of_report(r#"{"scan": {"started": null, "id": "s1"}}"#).unwrap();
-        assert_eq!((place.date.as_str(), place.scan_id.as_str()), ("undated", "s1"));
+        assert_eq!(
+            (place.date.as_str(), place.scan_id.as_str()),
+            ("undated", "s1")
+        );
         assert!(ScanPlace::of_report("not json").is_err());
+    }
+
+    #[test]
+    fn a_report_cannot_steer_its_files_out_of_their_folder() {
+        for (started, id) in [
+            (r#""2026-/../../etc""#, r#""../../etc""#),
+            (r#""2026-11-2€T00""#, r#""a/b""#),
+            (r#""../../../x/y""#, r#""""#),
+            (r#""2026-11-25""#, r#""x\u001b[2J""#),
+        ] {
+            let report = format!(r#"{{"scan": {{"started": {started}, "id": {id}}}}}"#);
+            let place = ScanPlace::of_report(&report).unwrap();
+            let name = place.object_name("nightly", "report.json");
+            assert!(
+                !name.contains("..") && name.matches('/').count() == 3,
+                "{report} → {name}"
+            );
+            assert!(
+                place.date == "undated" || place.date == "2026-11-25",
+                "{name}"
+            );
+            assert!(
+                place.scan_id.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "{name}"
+            );
+        }
     }
 
     #[test]
