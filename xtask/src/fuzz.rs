@@ -52,7 +52,7 @@ pub fn fuzz(seconds: u64, only: Option<&str>) -> Result<()> {
         ),
         None => TARGETS.to_vec(),
     };
-    let cargo_fuzz = install()?;
+    let cargo_fuzz = crate::setup::cargo_tool(CARGO_FUZZ, "cargo-fuzz", &[])?;
     let started = Instant::now();
     let mut build = cargo_fuzz_command(&cargo_fuzz, "build");
     if let Some(name) = only {
@@ -86,20 +86,6 @@ pub fn fuzz(seconds: u64, only: Option<&str>) -> Result<()> {
         bail!("{message}\n(then turn each into a regression test next to the code)");
     }
     Ok(())
-}
-
-/// `target/tools/bin/cargo-fuzz`, installed first if it is not there.
-fn install() -> Result<PathBuf> {
-    let tools = crate::storage_aws::tools_dir();
-    let bin = tools.join("bin").join("cargo-fuzz");
-    if !bin.is_file() {
-        crate::run(
-            crate::cargo()
-                .args(["install", CARGO_FUZZ, "--locked", "--root"])
-                .arg(&tools),
-        )?;
-    }
-    Ok(bin)
 }
 
 /// The built target: run with an input file as argument, it replays that input.
@@ -376,7 +362,7 @@ fn quoted_after(text: &str, key: &str) -> Vec<Vec<u8>> {
     text.match_indices(key)
         .filter_map(|(i, _)| {
             let value = &text[i + key.len()..];
-            value.find('"').map(|end| value[..end].as_bytes().to_vec())
+            value.find('"').map(|end| value.as_bytes()[..end].to_vec())
         })
         .filter(|v| !v.is_empty())
         .collect()

@@ -3,6 +3,7 @@
 
 mod bench;
 mod container;
+mod deny;
 mod fixtures;
 mod fuzz;
 mod k8s;
@@ -44,7 +45,8 @@ enum Task {
         args: Vec<OsString>,
     },
     /// Set up for tests, build the plugins, run the whole workspace's tests (nextest when
-    /// installed), validate the Kubernetes manifests, run each fuzz target for 30 s, and build
+    /// installed), validate the Kubernetes manifests, check dependency licences (cargo deny),
+    /// run each fuzz target for 30 s, and build
     /// and run the container image (when CI=true, or BRULEE_CONTAINER_TEST=1;
     /// BRULEE_CONTAINER_TEST=0 skips it).
     Test,
@@ -60,6 +62,9 @@ enum Task {
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
+    /// Check every dependency's licence and the crates deny.toml bans, with cargo-deny
+    /// (installed into target/tools; advisories need a database that cannot be fetched here).
+    Deny,
     /// Build the libFuzzer targets in fuzz/ (installs cargo-fuzz into target/tools) and run
     /// each, or only TARGET, for --time seconds; a crash fails it and says how to replay it.
     Fuzz {
@@ -90,6 +95,7 @@ fn main() -> Result<()> {
         Task::Fixtures => fixtures::record(),
         Task::Bench { full, smoke } => bench::bench(full, smoke),
         Task::Fuzz { time, target } => fuzz::fuzz(time, target.as_deref()),
+        Task::Deny => deny::check(),
         Task::Container => container::test(),
         Task::K8s => k8s::validate(),
     }
@@ -195,6 +201,10 @@ fn test() -> Result<()> {
         eprintln!("xtask test: k8s FAILED: {e:#}");
         failed.push("k8s".to_string());
     }
+    if let Err(e) = deny::check() {
+        eprintln!("xtask test: cargo deny FAILED: {e:#}");
+        failed.push("deny".to_string());
+    }
     if let Err(e) = fuzz::fuzz(fuzz::SMOKE_SECONDS, None) {
         eprintln!("xtask test: fuzz smoke FAILED: {e:#}");
         failed.push("fuzz".to_string());
@@ -216,7 +226,7 @@ fn test() -> Result<()> {
         } else {
             "container skipped"
         };
-        println!("xtask test: every test passed ({runner}, k8s, fuzz smoke, {container})");
+        println!("xtask test: every test passed ({runner}, k8s, deny, fuzz smoke, {container})");
         Ok(())
     } else {
         println!("xtask test: FAILED ({})", failed.join("; "));

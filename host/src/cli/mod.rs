@@ -249,7 +249,7 @@ fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(u64::from(stat.f_bavail).saturating_mul(stat.f_frsize))
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// Open the CVE database for a scan or report, if it holds data. An absent or empty database

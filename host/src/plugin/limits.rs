@@ -2,7 +2,7 @@
 //!
 //! A plugin may be hostile or merely buggy; either way it must fail alone, quickly, with an
 //! error that names it. Each limit below is exercised by a hostile fixture in
-//! `fixtures/plugins/` (see `host/tests/hostile.rs`).
+//! `fixtures/plugins/` (see `host/tests/plugins.rs`).
 
 use std::time::Duration;
 
