@@ -189,9 +189,9 @@ fn an_and_with_a_platform_the_scan_did_not_see_is_reported_with_lower_confidence
     assert!(ids(&other).is_empty());
 }
 
-#[test]
-fn openssh_p_levels_match_in_either_place() {
-    let record = |criteria: &str| CveRecord {
+/// CVE-2099-0002, whose one configuration is one criterion.
+fn single_criterion_record(criterion: CpeMatch) -> CveRecord {
+    CveRecord {
         id: "CVE-2099-0002".into(),
         published: None,
         last_modified: None,
@@ -204,11 +204,16 @@ fn openssh_p_levels_match_in_either_place() {
             nodes: vec![Node {
                 operator: Operator::Or,
                 negate: false,
-                matches: vec![criterion(true, criteria)],
+                matches: vec![criterion],
             }],
         }],
         rejected: false,
-    };
+    }
+}
+
+#[test]
+fn openssh_p_levels_match_in_either_place() {
+    let record = |criteria: &str| single_criterion_record(criterion(true, criteria));
     for (criteria, scanned, expected) in [
         (
             "cpe:2.3:a:openbsd:openssh:9.3:p1:*:*:*:*:*:*",
@@ -239,24 +244,6 @@ fn openssh_p_levels_match_in_either_place() {
 
 #[test]
 fn a_bound_that_is_no_version_matches_nothing_instead_of_everything() {
-    let record = |bound: CpeMatch| CveRecord {
-        id: "CVE-2099-0003".into(),
-        published: None,
-        last_modified: None,
-        description: None,
-        cvss: None,
-        references: vec![],
-        configurations: vec![Configuration {
-            operator: Operator::Or,
-            negate: false,
-            nodes: vec![Node {
-                operator: Operator::Or,
-                negate: false,
-                matches: vec![bound],
-            }],
-        }],
-        rejected: false,
-    };
     let any = || criterion(true, "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*");
     let huge = format!("1{}", "0".repeat(40));
     for (bound, expected) in [
@@ -298,7 +285,7 @@ fn a_bound_that_is_no_version_matches_nothing_instead_of_everything() {
         ),
     ] {
         let text = format!("{bound:?}");
-        let (_dir, store) = store_with(record(bound));
+        let (_dir, store) = store_with(single_criterion_record(bound));
         let mut m = Matcher::new(&store);
         let v = m
             .match_service(&["cpe:/a:acme:widget:1.5".into()], &[])
