@@ -29,6 +29,19 @@ pub const SMOKE_SECONDS: u64 = 30;
 /// Faster builds at a small cost in executions per second: CI's time is what is short.
 const CODEGEN_UNITS: &str = "16";
 
+/// What `cargo xtask test` runs: every target for [`SMOKE_SECONDS`]. CI's disk is small, so
+/// there (`ci`) the build (1.6 GB with the sanitizer) is removed afterwards.
+pub fn smoke(ci: bool) -> Result<()> {
+    let result = fuzz(SMOKE_SECONDS, None);
+    if ci {
+        let build = fuzz_dir().join("build");
+        if let Err(e) = fs::remove_dir_all(&build) {
+            eprintln!("fuzz: could not remove {}: {e}", build.display());
+        }
+    }
+    result
+}
+
 /// One target's run, as libFuzzer's final statistics tell it.
 #[derive(Debug, Default, PartialEq)]
 pub struct RunStats {

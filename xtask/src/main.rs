@@ -171,6 +171,9 @@ fn test() -> Result<()> {
     setup::setup(true)?;
     // The plugin tests load the WASM builds.
     plugins::build()?;
+    // Before the workspace's tests, so that the fuzz build (1.6 GB) is gone (in CI) before
+    // their build takes the disk.
+    let fuzz_smoke = fuzz::smoke(ci());
     let nextest = cargo()
         .args(["nextest", "--version"])
         .stdout(std::process::Stdio::null())
@@ -205,7 +208,7 @@ fn test() -> Result<()> {
         eprintln!("xtask test: cargo deny FAILED: {e:#}");
         failed.push("deny".to_string());
     }
-    if let Err(e) = fuzz::fuzz(fuzz::SMOKE_SECONDS, None) {
+    if let Err(e) = fuzz_smoke {
         eprintln!("xtask test: fuzz smoke FAILED: {e:#}");
         failed.push("fuzz".to_string());
     }
@@ -237,8 +240,12 @@ fn test() -> Result<()> {
 /// The container test takes a minute or more and needs root, so a developer's quick run
 /// skips it; CI always runs it.
 fn container_test_wanted() -> Result<bool> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    wanted_from(std::env::var("BRULEE_CONTAINER_TEST").ok().as_deref(), ci)
+    wanted_from(std::env::var("BRULEE_CONTAINER_TEST").ok().as_deref(), ci())
+}
+
+/// Running in CI (`.ci/run` sets CI=true).
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 fn wanted_from(setting: Option<&str>, ci: bool) -> Result<bool> {
