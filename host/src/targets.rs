@@ -169,14 +169,24 @@ pub fn check_resolvable(targets: &[Target]) -> Result<(), TargetError> {
     let mut names: Vec<&str> = targets.iter().filter_map(Target::host_name).collect();
     names.sort_unstable();
     names.dedup();
-    let failed: Vec<(String, String)> = names
-        .into_iter()
-        .filter_map(|name| match (name, 0u16).to_socket_addrs() {
-            Ok(addrs) if addrs.len() > 0 => None,
-            Ok(_) => Some((name.to_string(), "no addresses".to_string())),
-            Err(e) => Some((name.to_string(), e.to_string())),
-        })
-        .collect();
+    let lookup = |name: &&str| match (*name, 0u16).to_socket_addrs() {
+        Ok(addrs) if addrs.len() > 0 => None,
+        Ok(_) => Some((name.to_string(), "no addresses".to_string())),
+        Err(e) => Some((name.to_string(), e.to_string())),
+    };
+    // Lookups wait on DNS, not on the CPU: a long target file resolves in parallel.
+    const LOOKUP_THREADS: usize = 16;
+    let chunk = names.len().div_ceil(LOOKUP_THREADS).max(1);
+    let failed: Vec<(String, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().filter_map(lookup).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a lookup does not panic"))
+            .collect()
+    });
     if failed.is_empty() {
         Ok(())
     } else {
