@@ -32,6 +32,41 @@ impl Target {
     pub fn family(&self) -> Family {
         self.family
     }
+
+    /// How many addresses it names: a CIDR block its size, an nmap range the product of its
+    /// octets (times the block size when it has a prefix too, an upper bound), a host name one
+    /// (or its block, `name/30`).
+    pub fn address_count(&self) -> u128 {
+        let (body, prefix) = split_prefix(&self.text);
+        let (width, base) = match self.family {
+            Family::Ipv6 => (128, 1),
+            Family::Ipv4 if is_ipv4_pattern(body) => (
+                32,
+                body.split('.')
+                    .map(|o| octet_values(o).len() as u128)
+                    .product(),
+            ),
+            Family::Ipv4 => (32, 1),
+        };
+        let bits = width - prefix.unwrap_or(width).min(width);
+        let block = 1u128.checked_shl(bits).unwrap_or(u128::MAX);
+        base.saturating_mul(block)
+    }
+
+    /// The name nmap will resolve, when the target is a host name.
+    pub fn host_name(&self) -> Option<&str> {
+        let (body, _) = split_prefix(&self.text);
+        (self.family == Family::Ipv4 && !is_ipv4_pattern(body)).then_some(body)
+    }
+}
+
+/// `body/prefix` → (body, prefix); a prefix that is not a number (parse refused those) is
+/// none.
+fn split_prefix(text: &str) -> (&str, Option<u32>) {
+    match text.split_once('/') {
+        Some((body, prefix)) => (body, prefix.parse().ok()),
+        None => (text, None),
+    }
 }
 
 impl fmt::Display for Target {
@@ -52,6 +87,111 @@ pub enum TargetError {
     File { path: String, err: std::io::Error },
     #[error("no targets given: name at least one address, range, CIDR block, host name or @FILE (e.g. `brulee scan 127.0.0.1`)")]
     Empty,
+    #[error(
+        "{scope} {count} addresses (the largest target: {largest}, {largest_count}), more than \
+         --max-hosts {limit}: a mistyped prefix (/8 for /24) can start a scan of millions of \
+         hosts. If you mean it, confirm with --max-hosts {count}"
+    )]
+    TooMany {
+        /// "the targets name" or "shard 2/4 covers".
+        scope: String,
+        count: u128,
+        limit: u64,
+        largest: String,
+        largest_count: u128,
+    },
+    #[error("{}", unresolvable_message(.0))]
+    Unresolvable(Vec<(String, String)>),
+}
+
+fn unresolvable_message(names: &[(String, String)]) -> String {
+    let list: Vec<String> = names
+        .iter()
+        .map(|(name, why)| format!("{name:?} ({why})"))
+        .collect();
+    format!(
+        "{} not resolve: {}; check the spelling, or give the address instead",
+        if names.len() == 1 {
+            "this host name does"
+        } else {
+            "these host names do"
+        },
+        list.join(", ")
+    )
+}
+
+/// What `--max-hosts` allows when not given: a /16. Larger scans are rarely meant, and a /8
+/// typed for a /24 should be caught before nmap starts.
+pub const DEFAULT_MAX_HOSTS: u64 = 1 << 16;
+
+/// Refuse targets that name more than `limit` addresses; with `shard` (I, N), only the part
+/// that this process scans counts.
+pub fn check_count(
+    targets: &[Target],
+    shard: Option<(usize, usize)>,
+    limit: u64,
+) -> Result<(), TargetError> {
+    let total = targets
+        .iter()
+        .map(Target::address_count)
+        .fold(0u128, u128::saturating_add);
+    let (count, scope) = match shard {
+        // The same split as `shard`, on the count.
+        Some((index, parts)) => {
+            let part = |i: usize| total.saturating_mul(i as u128) / parts as u128;
+            (
+                part(index + 1) - part(index),
+                format!("shard {index}/{parts} covers"),
+            )
+        }
+        None => (total, "the targets name".to_string()),
+    };
+    if count <= u128::from(limit) {
+        return Ok(());
+    }
+    let largest = targets
+        .iter()
+        .max_by_key(|t| t.address_count())
+        .expect("a count above the limit comes from some target");
+    Err(TargetError::TooMany {
+        scope,
+        count,
+        limit,
+        largest: largest.to_string(),
+        largest_count: largest.address_count(),
+    })
+}
+
+/// Resolve every host name among the targets, so that a misspelt one stops the scan before
+/// nmap starts (nmap itself only warns and scans the rest).
+pub fn check_resolvable(targets: &[Target]) -> Result<(), TargetError> {
+    use std::net::ToSocketAddrs;
+    let mut names: Vec<&str> = targets.iter().filter_map(Target::host_name).collect();
+    names.sort_unstable();
+    names.dedup();
+    let lookup = |name: &&str| match (*name, 0u16).to_socket_addrs() {
+        Ok(addrs) if addrs.len() > 0 => None,
+        Ok(_) => Some((name.to_string(), "no addresses".to_string())),
+        Err(e) => Some((name.to_string(), e.to_string())),
+    };
+    // Lookups wait on DNS, not on the CPU: a long target file resolves in parallel.
+    const LOOKUP_THREADS: usize = 16;
+    let chunk = names.len().div_ceil(LOOKUP_THREADS).max(1);
+    let failed: Vec<(String, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().filter_map(lookup).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a lookup does not panic"))
+            .collect()
+    });
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(TargetError::Unresolvable(failed))
+    }
 }
 
 /// Characters that mean something to a shell or to nmap's argument parser; none occurs in a
@@ -321,25 +461,18 @@ pub fn expand(targets: &[Target]) -> Result<Vec<Target>, TargetError> {
     let mut addresses: Vec<IpAddr> = Vec::new();
     let mut names: Vec<Target> = Vec::new();
     for target in targets {
-        let (body, prefix) = match target.text.split_once('/') {
-            Some((b, p)) => (b, p.parse::<u32>().ok()),
-            None => (target.text.as_str(), None),
-        };
+        if target.address_count() > MAX_EXPANDED as u128 {
+            return Err(too_many(target));
+        }
+        let (body, prefix) = split_prefix(&target.text);
         if target.family == Family::Ipv6 {
             let ip: Ipv6Addr = body.parse().map_err(|_| too_many(target))?;
             let bits = 128 - prefix.unwrap_or(128);
-            if bits > 20 {
-                return Err(too_many(target));
-            }
             let base = u128::from(ip) & !((1u128 << bits) - 1);
             addresses.extend((0..(1u128 << bits)).map(|i| IpAddr::V6(Ipv6Addr::from(base + i))));
         } else if is_ipv4_pattern(body) {
             let octets: Vec<Vec<u8>> = body.split('.').map(octet_values).collect();
             let bits = 32 - prefix.unwrap_or(32);
-            let count = octets.iter().map(Vec::len).product::<usize>() << bits.min(31);
-            if count > MAX_EXPANDED {
-                return Err(too_many(target));
-            }
             for a in &octets[0] {
                 for b in &octets[1] {
                     for c in &octets[2] {
@@ -477,5 +610,62 @@ mod split_tests {
         }
         assert_eq!(seen, texts(&a));
         assert!(shard(&a[..2], 3, 4).len() <= 1);
+    }
+
+    #[test]
+    fn counts_addresses_without_expanding_them() {
+        let count = |t: &str| parse(t).unwrap().address_count();
+        assert_eq!(count("127.0.0.1"), 1);
+        assert_eq!(count("10.0.0.0/8"), 1 << 24);
+        assert_eq!(count("0.0.0.0/0"), 1 << 32);
+        assert_eq!(count("10.0.1-2.1,3"), 4);
+        assert_eq!(count("10.*.*.*"), 1 << 24);
+        assert_eq!(count("::1"), 1);
+        assert_eq!(count("fe80::/64"), 1 << 64);
+        assert_eq!(count("::/0"), u128::MAX, "2^128 saturates");
+        assert_eq!(count("localhost"), 1);
+        assert_eq!(count("scanme.example.org/30"), 4);
+    }
+
+    #[test]
+    fn a_scan_larger_than_the_limit_is_refused_with_how_to_confirm() {
+        let targets = parse_args(&["127.0.0.1".into(), "10.0.0.0/8".into()]).unwrap();
+        let err = check_count(&targets, None, DEFAULT_MAX_HOSTS).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("the targets name 16777217 addresses")
+                && text.contains("10.0.0.0/8, 16777216")
+                && text.contains("confirm with --max-hosts 16777217"),
+            "{text}"
+        );
+        assert!(check_count(&targets, None, 16_777_217).is_ok());
+        // A shard counts only its own part.
+        assert!(check_count(&targets, Some((0, 256)), DEFAULT_MAX_HOSTS).is_ok());
+        let err = check_count(&targets, Some((1, 4)), DEFAULT_MAX_HOSTS).unwrap_err();
+        assert!(
+            err.to_string().contains("shard 1/4 covers 4194304"),
+            "{err}"
+        );
+        let v6 = parse_args(&["::/0".into()]).unwrap();
+        assert!(check_count(&v6, None, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn host_names_that_do_not_resolve_are_named() {
+        let targets = parse_args(&[
+            "localhost".into(),
+            "127.0.0.1".into(),
+            // RFC 6761: .invalid never resolves.
+            "brulee-test.invalid".into(),
+            "brulee-test.invalid/30".into(),
+        ])
+        .unwrap();
+        let err = check_resolvable(&targets).unwrap_err().to_string();
+        assert!(
+            err.starts_with("this host name does not resolve: \"brulee-test.invalid\" ("),
+            "{err}"
+        );
+        assert!(err.ends_with("check the spelling, or give the address instead"));
+        assert!(check_resolvable(&targets[..2]).is_ok());
     }
 }

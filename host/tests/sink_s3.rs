@@ -568,6 +568,89 @@ fn merge_from_a_place_no_sink_stores_or_without_reports_says_what_to_do() {
     assert_eq!(out.status.code(), Some(2), "not a date");
 }
 
+/// Fault suite: the S3 server is killed (SIGKILL, by its PID) once the first part of a 20 MiB
+/// multipart upload has landed. The sink retries, gives up, says so; the files stay on disk.
+#[test]
+fn a_server_that_dies_mid_upload_is_retried_then_reported_and_the_files_stay() {
+    let server = s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    let xml = large_xml(dir.path(), 20 * 1024 * 1024);
+    let manifest = s3_manifest(dir.path(), server.port, "attempts = 3");
+    let out = dir.path().join("out");
+    let mut child = brulee()
+        .arg("report")
+        .arg(&xml)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("-o")
+        .arg(&out)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("BRULEE_CACHE_DIR", out.with_extension("cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // s3s-fs keeps a finished part as `.upload_id-UUID.part-N` in its data folder.
+    let data = server.dir().join("data");
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(&data).unwrap().flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.starts_with(".upload_id-") && name.ends_with(".part-1")
+    }) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "brulee finished before the first part landed"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(120));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    // SAFETY: kill(2) on the server this test started.
+    assert_eq!(
+        unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGKILL) },
+        0
+    );
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    eprintln!("{stderr}");
+
+    assert_eq!(result.status.code(), Some(1));
+    assert!(
+        stderr.contains("sink step \"s3\"") && stderr.contains("gave up after 3 attempts"),
+        "{stderr}"
+    );
+    let report = read_json(&out.join("report.json"));
+    assert_schema_valid(&report);
+    let sink = sink_step(&report);
+    assert_eq!(sink["status"], "failed");
+    assert!(
+        sink["error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{sink:#}"
+    );
+    // The local artifacts are whole: the report lists every service of the scan.
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for product in ["OpenSSH", "vsftpd", "nginx", "Redis"] {
+        assert!(
+            markdown.contains(product),
+            "{product} missing from report.md"
+        );
+    }
+    // Nothing half-uploaded passes for the object.
+    let mut folders = vec![data.join(BUCKET)];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap().flatten() {
+            let path = entry.path();
+            assert!(!path.ends_with("large-scan.xml"), "{}", path.display());
+            if path.is_dir() {
+                folders.push(path);
+            }
+        }
+    }
+}
+
 fn ec2(server: &Server, region: &str) -> Command {
     let mut command = aws(server);
     command.args(["--region", region, "ec2"]);

@@ -3,7 +3,9 @@
 
 mod bench;
 mod container;
+mod deny;
 mod fixtures;
+mod fuzz;
 mod k8s;
 mod plugins;
 mod setup;
@@ -43,8 +45,10 @@ enum Task {
         args: Vec<OsString>,
     },
     /// Set up for tests, build the plugins, run the whole workspace's tests (nextest when
-    /// installed), validate the Kubernetes manifests, and build and run the container image
-    /// (when CI=true, or BRULEE_CONTAINER_TEST=1; BRULEE_CONTAINER_TEST=0 skips it).
+    /// installed), validate the Kubernetes manifests, check dependency licences (cargo deny),
+    /// run each fuzz target for 30 s, and build
+    /// and run the container image (when CI=true, or BRULEE_CONTAINER_TEST=1;
+    /// BRULEE_CONTAINER_TEST=0 skips it).
     Test,
     /// Build the container image with buildah and run it with podman: as a non-root user with
     /// only NET_RAW, it scans an nginx started on loopback (needs root).
@@ -63,6 +67,18 @@ enum Task {
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
+    /// Check every dependency's licence and the crates deny.toml bans, with cargo-deny
+    /// (installed into target/tools; advisories need a database that cannot be fetched here).
+    Deny,
+    /// Build the libFuzzer targets in fuzz/ (installs cargo-fuzz into target/tools) and run
+    /// each, or only TARGET, for --time seconds; a crash fails it and says how to replay it.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+        /// One of: nmap_xml, cpe, version, manifest, nvd_feed (default: all).
+        target: Option<String>,
+    },
     /// Measure brulee against its baselines (see docs/PERFORMANCE.md); prints a table and
     /// writes target/bench/*.json.
     Bench {
@@ -84,6 +100,8 @@ fn main() -> Result<()> {
         Task::Plugins { install: Some(dir) } => plugins::install(&dir),
         Task::Fixtures => fixtures::record(),
         Task::Bench { full, smoke } => bench::bench(full, smoke),
+        Task::Fuzz { time, target } => fuzz::fuzz(time, target.as_deref()),
+        Task::Deny => deny::check(),
         Task::Container => container::test(),
         Task::K8s => k8s::validate(),
     }
@@ -159,6 +177,9 @@ fn test() -> Result<()> {
     setup::setup(true)?;
     // The plugin tests load the WASM builds.
     plugins::build()?;
+    // Before the workspace's tests, so that the fuzz build (1.6 GB) is gone (in CI) before
+    // their build takes the disk.
+    let fuzz_smoke = fuzz::smoke(ci());
     let nextest = cargo()
         .args(["nextest", "--version"])
         .stdout(std::process::Stdio::null())
@@ -189,6 +210,14 @@ fn test() -> Result<()> {
         eprintln!("xtask test: k8s FAILED: {e:#}");
         failed.push("k8s".to_string());
     }
+    if let Err(e) = deny::check() {
+        eprintln!("xtask test: cargo deny FAILED: {e:#}");
+        failed.push("deny".to_string());
+    }
+    if let Err(e) = fuzz_smoke {
+        eprintln!("xtask test: fuzz smoke FAILED: {e:#}");
+        failed.push("fuzz".to_string());
+    }
     if container {
         if let Err(e) = container::test() {
             eprintln!("xtask test: container FAILED: {e:#}");
@@ -206,7 +235,7 @@ fn test() -> Result<()> {
         } else {
             "container skipped"
         };
-        println!("xtask test: every test passed ({runner}, k8s, {container})");
+        println!("xtask test: every test passed ({runner}, k8s, deny, fuzz smoke, {container})");
         Ok(())
     } else {
         println!("xtask test: FAILED ({})", failed.join("; "));
@@ -217,8 +246,12 @@ fn test() -> Result<()> {
 /// The container test takes a minute or more and needs root, so a developer's quick run
 /// skips it; CI always runs it.
 fn container_test_wanted() -> Result<bool> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    wanted_from(std::env::var("BRULEE_CONTAINER_TEST").ok().as_deref(), ci)
+    wanted_from(std::env::var("BRULEE_CONTAINER_TEST").ok().as_deref(), ci())
+}
+
+/// Running in CI (`.ci/run` sets CI=true).
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 fn wanted_from(setting: Option<&str>, ci: bool) -> Result<bool> {

@@ -105,6 +105,23 @@ const REPORT_TEST_PACKAGES: [&str; 7] = [
     "fonts-dejavu-core",
 ];
 
+/// `target/tools/bin/BIN`, installed first from crates.io with `cargo install --locked` (the
+/// pinned `spec`, e.g. `cargo-fuzz@0.13.2`, plus `extra` arguments) if it is not there.
+pub fn cargo_tool(spec: &str, bin: &str, extra: &[&str]) -> Result<PathBuf> {
+    let tools = crate::storage_aws::tools_dir();
+    let path = tools.join("bin").join(bin);
+    if !path.is_file() {
+        crate::run(
+            crate::cargo()
+                .args(["install", spec, "--locked"])
+                .args(extra)
+                .arg("--root")
+                .arg(&tools),
+        )?;
+    }
+    Ok(path)
+}
+
 /// Installs the Rust standard library for wasm32-wasip2 (plugins are built for it), unless
 /// rustup already has it.
 pub fn wasm_target() -> Result<()> {

@@ -22,21 +22,7 @@ pub fn tools_dir() -> PathBuf {
 }
 
 pub fn setup() -> Result<()> {
-    let tools = tools_dir();
-    if !tools.join("bin").join("s3s-fs").is_file() {
-        crate::run(
-            crate::cargo()
-                .args([
-                    "install",
-                    S3S_FS,
-                    "--features",
-                    "binary",
-                    "--locked",
-                    "--root",
-                ])
-                .arg(&tools),
-        )?;
-    }
-    crate::k8s::pinned_venv(tools.join("venv-aws"), AWS_REQUIREMENTS)?;
+    crate::setup::cargo_tool(S3S_FS, "s3s-fs", &["--features", "binary"])?;
+    crate::k8s::pinned_venv(tools_dir().join("venv-aws"), AWS_REQUIREMENTS)?;
     Ok(())
 }

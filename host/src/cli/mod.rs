@@ -108,7 +108,12 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote what came from outside (file contents, servers' answers, plugins):
+            // the terminal must show their control characters, not obey them.
+            eprintln!(
+                "error: {}",
+                brulee_reports::escape::terminal(&format!("{err:#}"))
+            );
             let usage = err.chain().any(|e| {
                 e.is::<UsageError>()
                     || e.is::<crate::targets::TargetError>()
@@ -217,7 +222,36 @@ fn prepare_output_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         )
     })?;
     let _ = std::fs::remove_file(probe);
+    // A full disk still lets the empty probe be created; it fails only when nmap's XML comes.
+    let free = free_bytes(dir)
+        .with_context(|| format!("cannot tell how much space is free in {}", dir.display()))?;
+    if free < MIN_FREE_BYTES {
+        anyhow::bail!(
+            "the output folder {} is on a full file system ({} KiB free; the raw nmap XML and \
+             the reports need at least {} MiB): free some space or choose another folder with \
+             -o DIR",
+            dir.display(),
+            free >> 10,
+            MIN_FREE_BYTES >> 20
+        );
+    }
     Ok(())
+}
+
+/// Below this much free space the output folder counts as full: a small scan's raw XML and
+/// reports take tens of kilobytes, a large one's megabytes.
+const MIN_FREE_BYTES: u64 = 1 << 20;
+
+/// Bytes an unprivileged user may still write on the file system that holds `dir`.
+fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+    // SAFETY: statvfs(3) writes into the struct we own, given a NUL-terminated path.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// Open the CVE database for a scan or report, if it holds data. An absent or empty database

@@ -87,6 +87,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
 
+    /// Refuse to scan more than N addresses (with --shard: this shard's part): a mistyped
+    /// prefix (/8 for /24) should not start a scan of millions of hosts. Raise it to confirm a
+    /// larger scan.
+    #[arg(long, value_name = "N", default_value_t = targets::DEFAULT_MAX_HOSTS)]
+    max_hosts: u64,
+
     /// Run up to N nmap processes at once, each over its own group of hosts.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     parallel: u16,
@@ -166,6 +172,9 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
         }
         return Ok(exit::OK);
     }
+    targets::check_count(&targets, args.shard, args.max_hosts)?;
+    let resolving = targets.clone();
+    tokio::task::spawn_blocking(move || targets::check_resolvable(&resolving)).await??;
     let mut formats = parse_formats(&args.format)?;
     if formats.is_empty() {
         formats = manifest

@@ -92,8 +92,10 @@ impl ScanProgress {
         self.show(&mut state, true);
     }
 
-    /// A one-off message (not throttled).
+    /// A one-off message (not throttled). Messages carry text from outside (nmap's stderr,
+    /// HTTP errors), so control characters are shown as codes, never obeyed by the terminal.
     pub fn line(&self, message: &str) {
+        let message = brulee_reports::escape::terminal(message);
         match &self.bar {
             Some(bar) => bar.println(message),
             None if self.plain => eprintln!("brulee: {message}"),

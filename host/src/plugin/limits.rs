@@ -2,11 +2,9 @@
 //!
 //! A plugin may be hostile or merely buggy; either way it must fail alone, quickly, with an
 //! error that names it. Each limit below is exercised by a hostile fixture in
-//! `fixtures/plugins/` (see `host/tests/hostile.rs`).
+//! `fixtures/plugins/` (see `host/tests/plugins.rs`).
 
 use std::time::Duration;
-
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 
 /// Limits of one step, per call of the plugin (one `enrich`/`filter` per finding, one
 /// `targets`, one `deliver`).
@@ -54,8 +52,9 @@ impl Limits {
 
     /// wasmtime's limiter for one WASM instance: its memory, and few enough instances and
     /// tables that a component cannot multiply them.
-    pub fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
+    #[cfg(feature = "plugins")]
+    pub fn store_limits(&self) -> wasmtime::StoreLimits {
+        wasmtime::StoreLimitsBuilder::new()
             .memory_size(self.memory_bytes)
             .instances(64)
             .tables(64)

@@ -602,14 +602,7 @@ fn install_brulee_table(
                 (Some(msg), _) => ("info".to_string(), msg.to_string()?),
                 _ => return Ok(()),
             };
-            let message: String = message
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(2000)
-                .collect();
-            if level != "debug" {
-                eprintln!("{name} {level}: {message}");
-            }
+            super::print_log(&name, &level, &message);
             Ok(())
         })?,
     )?;
@@ -790,30 +783,18 @@ pub struct CpeParts {
     pub update: Option<String>,
 }
 
+/// `brulee.cpe`: the parts of a name as [`CpeName`](crate::vulndb::cpe::CpeName) reads it
+/// (escapes undone, lower-cased), so a plugin sees what the matcher sees; `None` when it is not
+/// a CPE name or names no vendor and product.
 pub fn parse_cpe(text: &str) -> Option<CpeParts> {
-    let fields: Vec<&str> = if let Some(rest) = text.strip_prefix("cpe:2.3:") {
-        rest.split(':').collect()
-    } else if let Some(rest) = text.strip_prefix("cpe:/") {
-        rest.split(':').collect()
-    } else {
-        return None;
-    };
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .filter(|v| !v.is_empty() && **v != "*" && **v != "-")
-            .map(|v| v.replace('\\', ""))
-    };
-    let part = get(0)?;
-    if !matches!(part.as_str(), "a" | "o" | "h") {
-        return None;
-    }
+    let cpe = crate::vulndb::cpe::CpeName::parse(text).ok()?;
+    let named = |s: String| (!s.is_empty() && s != "*" && s != "-").then_some(s);
     Some(CpeParts {
-        part,
-        vendor: get(1)?,
-        product: get(2)?,
-        version: get(3),
-        update: get(4),
+        part: cpe.part.to_string(),
+        vendor: named(cpe.vendor)?,
+        product: named(cpe.product)?,
+        version: cpe.version.as_value().map(str::to_owned),
+        update: cpe.update.as_value().map(str::to_owned),
     })
 }
 
@@ -834,6 +815,10 @@ mod tests {
         assert_eq!(c.update, None);
         assert_eq!(parse_cpe("cpe:/a:vsftpd").map(|c| c.product), None);
         assert!(parse_cpe("not a cpe").is_none());
+        // An escaped colon is part of the value, as NVD writes it.
+        let c = parse_cpe(r"cpe:2.3:a:foo\:bar:baz:1.0:*:*:*:*:*:*:*").unwrap();
+        assert_eq!((c.vendor.as_str(), c.product.as_str()), ("foo:bar", "baz"));
+        assert_eq!(c.version.as_deref(), Some("1.0"));
     }
 
     #[test]

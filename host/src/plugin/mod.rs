@@ -5,7 +5,9 @@
 pub mod advisory;
 pub mod grants;
 pub mod limits;
+#[cfg(feature = "plugins")]
 pub mod lua;
+#[cfg(feature = "plugins")]
 pub mod wasm;
 
 use std::time::Duration;
@@ -132,6 +134,18 @@ pub trait ResultStore {
     fn reports(&mut self, date: &str) -> Result<Vec<StoredReport>, PluginError>;
     /// The bytes of one listed object.
     fn fetch(&mut self, key: &str) -> Result<Vec<u8>, PluginError>;
+}
+
+/// Print a plugin's log line on stderr, prefixed by its step. Plugin text (often a scanned
+/// service's or a server's words) goes to a terminal: control characters are dropped, the
+/// length capped; `debug` is not shown.
+pub fn print_log(step: &str, level: &str, message: &str) {
+    let clean = |text: &str, max: usize| -> String {
+        text.chars().filter(|c| !c.is_control()).take(max).collect()
+    };
+    if level != "debug" {
+        eprintln!("{step} {}: {}", clean(level, 16), clean(message, 2000));
+    }
 }
 
 fn wrong_stage(stage: Stage) -> PluginError {

@@ -148,10 +148,13 @@ impl WasmRuntime {
             .cache_dir
             .as_ref()
             .map(|dir| dir.join(format!("{key}.cwasm")));
+        // A compiled component is native code: it is loaded only from a folder nobody else
+        // can write to.
+        let cached = cached.filter(|file| file.parent().is_some_and(private_or_absent));
         if let Some(file) = cached.as_ref().filter(|f| f.is_file()) {
             // SAFETY: the file is one this function wrote with `precompile_component` for an
-            // engine of the same settings (they are in the key); the cache folder is the
-            // user's own, trusted as wasmtime trusts its own cache.
+            // engine of the same settings (they are in the key), in a folder that only this
+            // user can write to (checked above), trusted as wasmtime trusts its own cache.
             if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, file) } {
                 return Ok((component, CacheOutcome::Hit));
             }
@@ -333,9 +336,24 @@ pub enum CacheOutcome {
     Compiled,
 }
 
+/// Whether `dir` is ours alone: owned by this user and writable by no one else (or not made
+/// yet; [`write_cache`] makes it so).
+fn private_or_absent(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(dir) {
+        // SAFETY: geteuid(2) has no preconditions.
+        Ok(meta) => meta.uid() == unsafe { libc::geteuid() } && meta.mode() & 0o022 == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 fn write_cache(file: &Path, compiled: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let tmp = file.with_extension(format!("partial-{}", std::process::id()));
     std::fs::write(&tmp, compiled)?;
@@ -605,13 +623,7 @@ impl wit_host::Host for PluginState {
             wit_host::Level::Warn => "warning",
             wit_host::Level::Error => "error",
         };
-        // Plugin text goes to a terminal: strip control characters.
-        let message: String = message
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(2000)
-            .collect();
-        eprintln!("{} {level}: {message}", self.step_name);
+        super::print_log(&self.step_name, level, &message);
     }
 
     fn config(&mut self) -> String {
@@ -720,5 +732,29 @@ impl ResourceLimiter for MemoryCap {
 
     fn memories(&self) -> usize {
         self.inner.memories()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_code_is_loaded_only_from_a_private_folder() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        assert!(private_or_absent(&cache), "made private when first written");
+        write_cache(&cache.join("x.cwasm"), b"compiled").unwrap();
+        assert_eq!(
+            std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert!(private_or_absent(&cache));
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(
+            !private_or_absent(&cache),
+            "a folder others can write to could hand brulee native code"
+        );
     }
 }

@@ -48,6 +48,10 @@ impl CpeName {
             reason,
         };
         if let Some(rest) = text.strip_prefix("cpe:2.3:") {
+            // `\` quotes the next character; at the very end it quotes nothing.
+            if rest.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1 {
+                return Err(err("it ends with a lone backslash"));
+            }
             let fields = split_escaped(rest);
             if fields.len() < 5 {
                 return Err(err(
@@ -71,8 +75,10 @@ impl CpeName {
             if fields.len() < 3 {
                 return Err(err("a 2.2 URI needs at least part, vendor and product"));
             }
+            // `*` is not ANY in the 2.2 binding (that is an empty field), but every tool that
+            // writes one means it so, as in 2.3.
             let value = |i: usize| match fields.get(i).copied() {
-                None | Some("") => CpeValue::Any,
+                None | Some("") | Some("*") => CpeValue::Any,
                 Some("-") => CpeValue::Na,
                 Some(v) => CpeValue::Value(unescape_uri(v)),
             };
@@ -202,6 +208,30 @@ mod tests {
         assert_eq!(c.update, CpeValue::Na);
         let c = CpeName::parse("cpe:2.3:a:openbsd:openssh:-:*:*:*:*:*:*:*").unwrap();
         assert_eq!(c.version, CpeValue::Na);
+    }
+
+    #[test]
+    fn a_bare_asterisk_is_any_in_both_bindings_found_by_fuzzing() {
+        // The `cpe` fuzz target's crash: a 2.2 URI with `*` for its version read as the
+        // version "*", where the 2.3 string reads ANY.
+        let c = CpeName::parse("cpe:/a:redhat:opes:*:*t_data_foundation:4").unwrap();
+        assert_eq!(c.version, CpeValue::Any);
+        assert_eq!(c.update, CpeValue::Value("*t_data_foundation".into()));
+        let c = CpeName::parse("cpe:2.3:a:redhat:opes:*:*:*:*:*:*:*:*").unwrap();
+        assert_eq!((c.version, c.update), (CpeValue::Any, CpeValue::Any));
+        // The `cpe` fuzz target's second crash: a lone backslash at the end quoted nothing
+        // and left an empty value.
+        assert!(CpeName::parse(r"cpe:2.3:o:cisco:i.1.:\\|*\o:\").is_err());
+        assert!(
+            CpeName::parse(r"cpe:2.3:a:v:p:1.0:\\").is_ok(),
+            "a quoted backslash"
+        );
+        // Quoted, it is a character.
+        let c = CpeName::parse(r"cpe:2.3:a:v:p:\*:-:*:*:*:*:*:*").unwrap();
+        assert_eq!(
+            (c.version, c.update),
+            (CpeValue::Value("*".into()), CpeValue::Na)
+        );
     }
 
     #[test]

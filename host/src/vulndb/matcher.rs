@@ -127,6 +127,9 @@ struct Criterion {
     exact: Option<Version>,
     start: Option<(Version, bool)>,
     end: Option<(Version, bool)>,
+    /// A bound was given that reads as no version ("unknown", 400 runs): the criterion can
+    /// say nothing about any version, and must not be read as having no bound at all.
+    unreadable_bound: bool,
     text: String,
 }
 
@@ -331,6 +334,13 @@ fn compile_criterion(m: &CpeMatch) -> Option<Criterion> {
         (None, Some(v)) => Version::parse(v).map(|v| (v, false)),
         (None, None) => None,
     };
+    let (start, end) = (
+        bound(&m.start_incl, &m.start_excl),
+        bound(&m.end_incl, &m.end_excl),
+    );
+    let given = |incl: &Option<String>, excl: &Option<String>| incl.is_some() || excl.is_some();
+    let unreadable_bound = (start.is_none() && given(&m.start_incl, &m.start_excl))
+        || (end.is_none() && given(&m.end_incl, &m.end_excl));
     let mut text = m.criteria.clone();
     if let Some(v) = m.start_incl.as_ref().or(m.start_excl.as_ref()) {
         text.push_str(&format!(
@@ -350,8 +360,9 @@ fn compile_criterion(m: &CpeMatch) -> Option<Criterion> {
     Some(Criterion {
         vulnerable: m.vulnerable,
         exact,
-        start: bound(&m.start_incl, &m.start_excl),
-        end: bound(&m.end_incl, &m.end_excl),
+        start,
+        end,
+        unreadable_bound,
         cpe,
         text,
     })
@@ -359,6 +370,9 @@ fn compile_criterion(m: &CpeMatch) -> Option<Criterion> {
 
 /// How `version` fits a criterion of the same product: true with the kind of match, or false.
 fn version_fits(c: &Criterion, version: &Version) -> Option<Confidence> {
+    if c.unreadable_bound {
+        return None;
+    }
     match &c.cpe.version {
         CpeValue::Value(v) => {
             let exact = c.exact.as_ref()?;

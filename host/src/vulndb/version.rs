@@ -4,14 +4,17 @@
 //! OpenSSL's `1.1.1k` (a letter is a later patch release), `1.0rc1` (pre-release, before
 //! `1.0`), a distribution's `8.0.32-0ubuntu0.20.04.2` (the upstream part is what NVD knows) and
 //! nmap's own `9.6.0 or later`. A version is split into runs of digits and runs of letters and
-//! compared run by run; what one side lacks counts as zero, except that a trailing pre-release
-//! word makes a version *earlier*, and any other trailing run makes it later.
+//! compared run by run, what one side lacks counting as zero. Runs sort as: pre-release words
+//! (`alpha` < `beta` < … < `rc`), then zero, then other words (`p1`, OpenSSL's `k`), then
+//! numbers above zero; so `1.0rc1` < `1.0` = `1` < `1.0k` < `1.0.1`, and comparing is a total
+//! order (sorting and range checks rely on it; the `version` fuzz target checks it).
 
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Run {
-    Num(u64),
+    /// Digits without their leading zeros (zero is empty): numbers of any length.
+    Num(String),
     Word(String),
 }
 
@@ -25,6 +28,7 @@ pub struct Version {
 
 /// Versions longer than this are not versions (and would make comparisons slow).
 const MAX_RUNS: usize = 32;
+const MAX_LEN: usize = 512;
 
 const PRE_RELEASE: &[&str] = &["dev", "snapshot", "alpha", "beta", "pre", "preview", "rc"];
 
@@ -36,16 +40,21 @@ impl Version {
         let first = text.split_whitespace().next()?;
         let first = first.strip_prefix('v').unwrap_or(first);
         let upstream = strip_distro_revision(first);
+        if upstream.len() > MAX_LEN {
+            return None;
+        }
         let mut runs = Vec::new();
         let mut chars = upstream.chars().peekable();
         while let Some(&c) = chars.peek() {
             if c.is_ascii_digit() {
-                let mut n: u64 = 0;
-                while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                    n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+                let mut digits = String::new();
+                while let Some(&d) = chars.peek().filter(|c| c.is_ascii_digit()) {
+                    if !(digits.is_empty() && d == '0') {
+                        digits.push(d);
+                    }
                     chars.next();
                 }
-                runs.push(Run::Num(n));
+                runs.push(Run::Num(digits));
             } else if c.is_ascii_alphabetic() {
                 let mut word = String::new();
                 while let Some(&c) = chars.peek().filter(|c| c.is_ascii_alphabetic()) {
@@ -106,46 +115,34 @@ fn pre_release_rank(word: &str) -> Option<usize> {
     PRE_RELEASE.iter().position(|p| *p == word)
 }
 
-fn cmp_runs(a: &Run, b: &Run) -> Ordering {
-    match (a, b) {
-        (Run::Num(x), Run::Num(y)) => x.cmp(y),
-        (Run::Word(x), Run::Word(y)) => match (pre_release_rank(x), pre_release_rank(y)) {
-            (Some(i), Some(j)) => i.cmp(&j),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => x.cmp(y),
-        },
-        // "1.0rc1" < "1.0.1", and "9.2p1" before "9.2.1" (a rare mix, but it must be total).
-        (Run::Word(_), Run::Num(_)) => Ordering::Less,
-        (Run::Num(_), Run::Word(_)) => Ordering::Greater,
+/// Compares two runs; a missing run (the shorter version has ended) is zero.
+fn cmp_runs(a: Option<&Run>, b: Option<&Run>) -> Ordering {
+    /// Pre-release words, zero, other words, other numbers.
+    fn class(run: Option<&Run>) -> u8 {
+        match run {
+            Some(Run::Word(w)) if pre_release_rank(w).is_some() => 0,
+            None => 1,
+            Some(Run::Num(n)) if n.is_empty() => 1,
+            Some(Run::Word(_)) => 2,
+            Some(Run::Num(_)) => 3,
+        }
     }
-}
-
-/// How a version compares when the other has run out: earlier if it continues with a
-/// pre-release word, equal if only zeros follow, later otherwise.
-fn cmp_tail(tail: &[Run]) -> Ordering {
-    match tail.first() {
-        None => Ordering::Equal,
-        Some(Run::Word(w)) if pre_release_rank(w).is_some() => Ordering::Less,
-        Some(_) if tail.iter().all(|r| *r == Run::Num(0)) => Ordering::Equal,
-        Some(_) => Ordering::Greater,
-    }
+    class(a).cmp(&class(b)).then_with(|| match (a, b) {
+        (Some(Run::Word(x)), Some(Run::Word(y))) => pre_release_rank(x)
+            .cmp(&pre_release_rank(y))
+            .then_with(|| x.cmp(y)),
+        // Without leading zeros, the longer number is the larger.
+        (Some(Run::Num(x)), Some(Run::Num(y))) => (x.len(), x).cmp(&(y.len(), y)),
+        _ => Ordering::Equal,
+    })
 }
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        for (a, b) in self.runs.iter().zip(&other.runs) {
-            match cmp_runs(a, b) {
-                Ordering::Equal => continue,
-                unequal => return unequal,
-            }
-        }
-        let n = self.runs.len().min(other.runs.len());
-        match self.runs.len().cmp(&other.runs.len()) {
-            Ordering::Greater => cmp_tail(&self.runs[n..]),
-            Ordering::Less => cmp_tail(&other.runs[n..]).reverse(),
-            Ordering::Equal => Ordering::Equal,
-        }
+        (0..self.runs.len().max(other.runs.len()))
+            .map(|i| cmp_runs(self.runs.get(i), other.runs.get(i)))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
     }
 }
 
@@ -216,10 +213,35 @@ mod tests {
             "unknown",
             "-",
             "*",
-            &"9".repeat(30),
+            &"9".repeat(600),
             &"1.".repeat(100),
         ] {
             assert!(Version::parse(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn comparison_is_a_total_order_found_by_fuzzing() {
+        // The `version` fuzz target's first crash: 7.0.0 = 7.0 < 7.0za0, yet 7.0.0 > 7.0za0
+        // (a zero sorted after a word, a missing run before it).
+        let (a, b, c) = (v("7.0.0"), v("7.0"), v("7.0za0"));
+        assert_eq!(a, b);
+        assert!(b < c && a < c);
+        // Zero sits between pre-release words and other words, wherever it comes from.
+        assert!(v("1.0.rc") < v("1") && v("1") < v("1.0.k") && v("1.0.k") < v("1.0.1"));
+        assert!(v("1.rc") < v("1.0.rc") && v("1.0.rc") < v("1.0"));
+        assert!(v("9.2p1") < v("9.2.1"), "a word before a number above zero");
+    }
+
+    #[test]
+    fn numbers_of_any_length_compare_by_value() {
+        let huge = format!("1{}", "0".repeat(400));
+        assert!(v("1.5") < v(&huge));
+        assert!(v(&format!("{huge}.1")) > v(&huge));
+        assert_eq!(v("007.01"), v("7.1"));
+        assert!(
+            v("18446744073709551616") > v("18446744073709551615"),
+            "past u64"
+        );
     }
 }

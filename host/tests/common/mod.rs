@@ -6,7 +6,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn brulee() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brulee"));
+    brulee_under(&[])
+}
+
+/// `brulee` run by another program, e.g. `["unshare", "--mount", "sh", "-c", "…"]`: the
+/// wrapper comes first, then brulee's path; add brulee's arguments as usual.
+pub fn brulee_under(wrapper: &[&str]) -> Command {
+    let program = env!("CARGO_BIN_EXE_brulee");
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    };
     // Tests must not depend on whether vulners.com answers from this machine: point the
     // pre-scan check at a loopback port nothing listens on, so it is always "unreachable".
     cmd.env(

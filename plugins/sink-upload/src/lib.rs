@@ -26,12 +26,14 @@ impl ScanPlace {
             .map_err(|e| format!("the report brulee handed over is not JSON: {e}"))?;
         let scan = &report["scan"];
         let started = scan["started"].as_str();
-        let date = match started {
-            Some(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => s[..10].to_string(),
+        // Both become parts of object names: a report read back from elsewhere (`brulee
+        // merge`) must not be able to name "../" or anything but a date and a plain id.
+        let date = match started.and_then(|s| s.get(..10)) {
+            Some(day) if is_date(day) => day.to_string(),
             _ => "undated".to_string(),
         };
         // A report that carries its own id (a later schema) keeps it.
-        if let Some(id) = scan["id"].as_str().filter(|id| !id.is_empty()) {
+        if let Some(id) = scan["id"].as_str().filter(|id| is_plain_id(id)) {
             return Ok(ScanPlace {
                 date,
                 scan_id: id.to_string(),
@@ -168,6 +170,14 @@ fn is_date(text: &str) -> bool {
                 4 | 7 => *c == b'-',
                 _ => c.is_ascii_digit(),
             }))
+}
+
+/// Letters, digits, `-` and `_`, at most 64: a safe name for one folder level.
+fn is_plain_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (and `/` when `keep_slash`).
@@ -334,6 +344,32 @@ mod tests {
             "nightly/../secrets/x/report.json",
         ] {
             assert!(layout.check_report_key(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_report_cannot_steer_its_files_out_of_their_folder() {
+        for (started, id) in [
+            (r#""2026-/../../etc""#, r#""../../etc""#),
+            (r#""2026-11-2€T00""#, r#""a/b""#),
+            (r#""../../../x/y""#, r#""""#),
+            (r#""2026-11-25""#, r#""x\u001b[2J""#),
+        ] {
+            let report = format!(r#"{{"scan": {{"started": {started}, "id": {id}}}}}"#);
+            let place = ScanPlace::of_report(&report).unwrap();
+            let name = place.object_name("nightly", "report.json");
+            assert!(
+                !name.contains("..") && name.matches('/').count() == 3,
+                "{report} → {name}"
+            );
+            assert!(
+                place.date == "undated" || place.date == "2026-11-25",
+                "{name}"
+            );
+            assert!(
+                place.scan_id.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "{name}"
+            );
         }
     }
 

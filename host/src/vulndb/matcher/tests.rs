@@ -189,9 +189,9 @@ fn an_and_with_a_platform_the_scan_did_not_see_is_reported_with_lower_confidence
     assert!(ids(&other).is_empty());
 }
 
-#[test]
-fn openssh_p_levels_match_in_either_place() {
-    let record = |criteria: &str| CveRecord {
+/// CVE-2099-0002, whose one configuration is one criterion.
+fn single_criterion_record(criterion: CpeMatch) -> CveRecord {
+    CveRecord {
         id: "CVE-2099-0002".into(),
         published: None,
         last_modified: None,
@@ -204,11 +204,16 @@ fn openssh_p_levels_match_in_either_place() {
             nodes: vec![Node {
                 operator: Operator::Or,
                 negate: false,
-                matches: vec![criterion(true, criteria)],
+                matches: vec![criterion],
             }],
         }],
         rejected: false,
-    };
+    }
+}
+
+#[test]
+fn openssh_p_levels_match_in_either_place() {
+    let record = |criteria: &str| single_criterion_record(criterion(true, criteria));
     for (criteria, scanned, expected) in [
         (
             "cpe:2.3:a:openbsd:openssh:9.3:p1:*:*:*:*:*:*",
@@ -234,5 +239,57 @@ fn openssh_p_levels_match_in_either_place() {
             .match_service(&[format!("cpe:/a:openbsd:openssh:{scanned}")], &[])
             .unwrap();
         assert_eq!(!ids(&v).is_empty(), expected, "{criteria} vs {scanned}");
+    }
+}
+
+#[test]
+fn a_bound_that_is_no_version_matches_nothing_instead_of_everything() {
+    let any = || criterion(true, "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*");
+    let huge = format!("1{}", "0".repeat(40));
+    for (bound, expected) in [
+        (
+            CpeMatch {
+                end_excl: Some("2.0".into()),
+                ..any()
+            },
+            true,
+        ),
+        // Beyond u64, still a number: 1.5 is below it.
+        (
+            CpeMatch {
+                end_excl: Some(huge),
+                ..any()
+            },
+            true,
+        ),
+        (
+            CpeMatch {
+                end_excl: Some("unknown".into()),
+                ..any()
+            },
+            false,
+        ),
+        (
+            CpeMatch {
+                start_incl: Some("1.".repeat(100)),
+                ..any()
+            },
+            false,
+        ),
+        (
+            CpeMatch {
+                end_incl: Some(String::new()),
+                ..any()
+            },
+            false,
+        ),
+    ] {
+        let text = format!("{bound:?}");
+        let (_dir, store) = store_with(single_criterion_record(bound));
+        let mut m = Matcher::new(&store);
+        let v = m
+            .match_service(&["cpe:/a:acme:widget:1.5".into()], &[])
+            .unwrap();
+        assert_eq!(!ids(&v).is_empty(), expected, "{text}");
     }
 }
