@@ -43,8 +43,9 @@ enum Task {
         args: Vec<OsString>,
     },
     /// Set up for tests, build the plugins, run the whole workspace's tests (nextest when
-    /// installed), validate the Kubernetes manifests, and build and run the container image
-    /// (when CI=true, or BRULEE_CONTAINER_TEST=1; BRULEE_CONTAINER_TEST=0 skips it).
+    /// installed), a smoke run of the benchmarks, validate the Kubernetes manifests, and build
+    /// and run the container image (when CI=true, or BRULEE_CONTAINER_TEST=1;
+    /// BRULEE_CONTAINER_TEST=0 skips it).
     Test,
     /// Build the container image with buildah and run it with podman: as a non-root user with
     /// only NET_RAW, it scans an nginx started on loopback (needs root).
@@ -58,15 +59,22 @@ enum Task {
     /// Record real nmap XML into fixtures/nmap/ from services started on loopback and in
     /// network namespaces made for the purpose (needs root).
     Fixtures,
-    /// Measure brulee against its baselines (see docs/PERFORMANCE.md); prints a table and
-    /// writes target/bench/*.json.
+    /// Measure brulee against its baselines (see docs/PERFORMANCE.md): release builds, one
+    /// table per benchmark, results in target/bench/*.json.
     Bench {
-        /// Also the 100k-host size (several minutes more).
+        /// Also the 100k-host report path (several minutes more).
         #[arg(long)]
         full: bool,
-        /// One tiny run of each benchmark, to check that they still work (CI).
+        /// A tiny run of each benchmark with the test build's binaries, to check that they
+        /// still work (`cargo xtask test` runs it).
         #[arg(long)]
         smoke: bool,
+        /// Run only these benchmarks (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<bench::Benchmark>,
+        /// Rewrite fixtures/bench/vulners-tables.tsv from the NVD data in ../shared/data.
+        #[arg(long)]
+        refresh_tables: bool,
     },
 }
 
@@ -77,7 +85,17 @@ fn main() -> Result<()> {
         Task::Test => test(),
         Task::Plugins => plugins::build(),
         Task::Fixtures => fixtures::record(),
-        Task::Bench { full, smoke } => bench::bench(full, smoke),
+        Task::Bench {
+            full,
+            smoke,
+            only,
+            refresh_tables,
+        } => bench::bench(bench::Options {
+            full,
+            smoke,
+            only,
+            refresh_tables,
+        }),
         Task::Container => container::test(),
         Task::K8s => k8s::validate(),
     }
@@ -179,6 +197,16 @@ fn test() -> Result<()> {
         eprintln!("xtask test: plugin libraries FAILED: {e:#}");
         failed.push("plugin libraries".to_string());
     }
+    // The benchmarks keep compiling and working: a tiny run of each, on the test build.
+    if let Err(e) = bench::bench(bench::Options {
+        full: false,
+        smoke: true,
+        only: Vec::new(),
+        refresh_tables: false,
+    }) {
+        eprintln!("xtask test: bench smoke FAILED: {e:#}");
+        failed.push("bench smoke".to_string());
+    }
     if let Err(e) = k8s::validate() {
         eprintln!("xtask test: k8s FAILED: {e:#}");
         failed.push("k8s".to_string());
@@ -200,7 +228,7 @@ fn test() -> Result<()> {
         } else {
             "container skipped"
         };
-        println!("xtask test: every test passed ({runner}, k8s, {container})");
+        println!("xtask test: every test passed ({runner}, bench smoke, k8s, {container})");
         Ok(())
     } else {
         println!("xtask test: FAILED ({})", failed.join("; "));
