@@ -116,9 +116,28 @@ fn target_dir() -> PathBuf {
 }
 
 /// The cargo that started us, so the toolchain stays the same.
+///
+/// Without the variables `cargo run` set for xtask itself: build scripts that track one of
+/// them (ring tracks CARGO_PKG_NAME) would otherwise rebuild, with everything above them, each
+/// time cargo is run from here rather than from a shell.
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(project_root());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
 }
 

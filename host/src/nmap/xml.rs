@@ -137,7 +137,13 @@ pub fn for_each_host<R: BufRead>(
                     }
                     return Err(malformed(&reader, err.to_string()));
                 }
-                match quick_xml::de::from_reader::<_, HostXml>(doc.as_slice()) {
+                // From a string, serde borrows the text instead of copying every event.
+                let parsed = std::str::from_utf8(&doc)
+                    .map_err(|err| format!("not UTF-8: {err}"))
+                    .and_then(|text| {
+                        quick_xml::de::from_str::<HostXml>(text).map_err(|err| err.to_string())
+                    });
+                match parsed {
                     Ok(xml) => {
                         let host = xml.into_model(&mut run.warnings, source_name, host_line);
                         on_event(ParseEvent::HostDone(&host));

@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use super::scan_xml::{self, Mix};
-use super::{criterion, measure, seconds, verdict, Bench, Table};
+use super::{criterion, measure, seconds, Bench, Table};
 
 /// The targets of issue 3.
 const IMPORT_SECONDS: f64 = 25.0;
@@ -226,30 +226,30 @@ pub fn run(bench: &Bench) -> Result<Vec<Table>> {
         table.note(format!(
             "import of all of nvd-1.1 under {IMPORT_SECONDS} s: {}, {}",
             seconds(import.seconds),
-            verdict(import.seconds < IMPORT_SECONDS)
+            bench.verdict(import.seconds < IMPORT_SECONDS)
         ));
         table.note(format!(
             "import memory ≤ {IMPORT_PEAK_MIB} MiB: {:.1} MiB, {}",
             import.peak_mib(),
-            verdict(import.peak_mib() <= IMPORT_PEAK_MIB)
+            bench.verdict(import.peak_mib() <= IMPORT_PEAK_MIB)
         ));
         table.note(format!(
             "a whole NVD (~300k CVEs) in under a minute, extrapolated: {:.0} s, {}",
             import.seconds * 300_000.0 / cves.max(1) as f64,
-            verdict(import.seconds * 300_000.0 / (cves.max(1) as f64) < 60.0)
+            bench.verdict(import.seconds * 300_000.0 / (cves.max(1) as f64) < 60.0)
         ));
         if let Some(each) = per_lookup {
             matching.note(format!(
                 "≥ {LOOKUPS_PER_SECOND:.0} look-ups/s: {:.0}/s, {}",
                 1.0 / each,
-                verdict(1.0 / each >= LOOKUPS_PER_SECOND)
+                bench.verdict(1.0 / each >= LOOKUPS_PER_SECOND)
             ));
         }
         matching.note(format!(
             "first match after start-up < {:.0} ms: the whole fresh-process report takes {}, {}",
             FIRST_MATCH_SECONDS * 1e3,
             seconds(first.seconds),
-            verdict(first.seconds < FIRST_MATCH_SECONDS)
+            bench.verdict(first.seconds < FIRST_MATCH_SECONDS)
         ));
     }
     Ok(vec![table, matching])

@@ -106,9 +106,10 @@ impl Binaries {
     fn build(smoke: bool) -> Result<Binaries> {
         let mut command = cargo();
         if smoke {
-            // The test build's own feature set (--workspace) and profile: everything but the
-            // bench binary is already built, and that links against the same artifacts.
-            command.args(["test", "--workspace", "--no-run", "--benches", "--examples"]);
+            // The test build's own command (nextest runs it): brulee and the examples are
+            // built already, and the bench binary links against the same artifacts.
+            crate::run(cargo().args(["test", "--workspace", "--no-run"]))?;
+            command.args(["test", "--workspace", "--no-run", "--benches"]);
         } else {
             command.args([
                 "build",
@@ -282,12 +283,14 @@ impl Table {
     }
 }
 
-/// "met" or "NOT met", for the notes under a table.
-pub fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "NOT met"
+impl Bench {
+    /// "met" or "NOT met", for the notes under a table; a smoke's tiny sizes judge nothing.
+    pub fn verdict(&self, met: bool) -> &'static str {
+        match (self.smoke, met) {
+            (true, _) => "(smoke: not judged)",
+            (false, true) => "met",
+            (false, false) => "NOT met",
+        }
     }
 }
 
@@ -360,8 +363,9 @@ impl Measure {
     }
 }
 
-/// Run a command `runs` times under GNU time: median wall time, largest peak RSS. Its output
-/// is discarded (a benchmark's output can be large), except its error output on failure.
+/// Run a command `runs` times under GNU time: median wall time, largest peak RSS (GNU time's
+/// figure). Its output is discarded (a benchmark's output can be large), except its error
+/// output on failure.
 pub fn measure(runs: usize, make: impl Fn() -> Command) -> Result<Measure> {
     let mut times = Vec::new();
     let mut peak = 0;
@@ -369,7 +373,7 @@ pub fn measure(runs: usize, make: impl Fn() -> Command) -> Result<Measure> {
         let inner = make();
         let mut timed = Command::new("/usr/bin/time");
         timed
-            .args(["-f", "BENCH %e %M"])
+            .args(["-f", "BENCH %M"])
             .arg(inner.get_program())
             .args(inner.get_args())
             .envs(
@@ -381,9 +385,12 @@ pub fn measure(runs: usize, make: impl Fn() -> Command) -> Result<Measure> {
         if let Some(dir) = inner.get_current_dir() {
             timed.current_dir(dir);
         }
+        // GNU time's own clock counts hundredths of a second: too coarse for short commands.
+        let started = std::time::Instant::now();
         let output = timed
             .output()
             .context("running /usr/bin/time (apt-get install time)")?;
+        let elapsed = started.elapsed().as_secs_f64();
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             bail!("`{}` failed: {stderr}", display(&inner));
@@ -393,9 +400,9 @@ pub fn measure(runs: usize, make: impl Fn() -> Command) -> Result<Measure> {
             .rev()
             .find(|l| l.starts_with("BENCH "))
             .context("no timing from /usr/bin/time")?;
-        let mut parts = line.split_whitespace().skip(1);
-        times.push(parts.next().unwrap_or("0").parse::<f64>()?);
-        peak = peak.max(parts.next().unwrap_or("0").parse::<u64>()?);
+        let peak_kib = line.split_whitespace().nth(1).unwrap_or("0");
+        times.push(elapsed);
+        peak = peak.max(peak_kib.parse::<u64>()?);
     }
     Ok(Measure {
         seconds: median(&mut times).max(0.001),

@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use super::scan_xml::{self, Mix};
-use super::{measure, seconds, verdict, Bench, Table};
+use super::{measure, seconds, Bench, Table};
 
 /// The report-path targets of issue 9.
 const XMLTODICT_RATIO: f64 = 50.0;
@@ -138,19 +138,19 @@ pub fn run(bench: &Bench) -> Result<Vec<Table>> {
             let ratio = flan.seconds / ours.seconds;
             table.note(format!(
                 "{hosts} hosts to a JSON report ≥ {XMLTODICT_RATIO}× faster than xmltodict.parse alone: {ratio:.1}×, {}",
-                verdict(ratio >= XMLTODICT_RATIO)
+                bench.verdict(ratio >= XMLTODICT_RATIO)
             ));
         }
         let ratio = parse.seconds / floor.seconds;
         table.note(format!(
             "brulee's parse within {FLOOR_RATIO}× of the bare quick-xml loop: {ratio:.1}×, {}",
-            verdict(ratio <= FLOOR_RATIO)
+            bench.verdict(ratio <= FLOOR_RATIO)
         ));
     }
     let worst = points.iter().map(|p| p.1.peak_mib()).fold(0.0, f64::max);
     table.note(format!(
         "peak RSS ≤ {PEAK_MIB} MiB at every size: largest {worst:.1} MiB, {}",
-        verdict(worst <= PEAK_MIB)
+        bench.verdict(worst <= PEAK_MIB)
     ));
     if let [first, .., last] = points.as_slice() {
         let size = last.0 as f64 / first.0 as f64;

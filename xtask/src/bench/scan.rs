@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use testkit::{LoopbackService, ServiceKind};
 
-use super::{median, seconds, verdict, Bench, Table};
+use super::{median, seconds, Bench, Table};
 
 /// Issue 7's target: brulee's own overhead over the bare nmap run.
 const OVERHEAD: f64 = 0.05;
@@ -122,12 +122,12 @@ pub fn run(bench: &Bench) -> Result<Vec<Table>> {
         "brulee's overhead over bare nmap < {:.0}%: {:+.1}%, {}",
         OVERHEAD * 100.0,
         overhead * 100.0,
-        verdict(overhead < OVERHEAD)
+        bench.verdict(overhead < OVERHEAD)
     ));
     table.note(format!(
         "--parallel 4 beats the bare run: {:.2}×, {}",
         parallel / bare,
-        verdict(parallel < bare)
+        bench.verdict(parallel < bare)
     ));
     table.note(format!(
         "against Flan Scan's loop: brulee scan {:.1}× faster, --parallel 4 {:.1}× faster",
