@@ -181,18 +181,36 @@ pub enum VulnersStatus {
 impl VulnersStatus {
     /// What the status of an XML file brulee did not run itself says.
     pub fn from_xml(scan: &ScanRun) -> VulnersStatus {
-        if !scan.commands.iter().any(|c| c.contains(vulners::SCRIPT_ID)) {
-            return VulnersStatus::NotRun;
-        }
-        let any_output = scan
-            .hosts
-            .iter()
-            .flat_map(|h| &h.ports)
-            .any(|p| p.scripts.iter().any(|s| vulners::is_vulners_script(&s.id)));
-        if any_output {
+        let any_output = scan.hosts.iter().any(has_vulners_output);
+        VulnersStatus::from_commands(&scan.commands, any_output)
+    }
+
+    /// The same from the runs' nmap commands and whether any port had vulners output: for a
+    /// report built host by host, without the hosts at hand.
+    pub fn from_commands(commands: &[String], any_output: bool) -> VulnersStatus {
+        if !commands.iter().any(|c| c.contains(vulners::SCRIPT_ID)) {
+            VulnersStatus::NotRun
+        } else if any_output {
             VulnersStatus::Used
         } else {
             VulnersStatus::NoOutput
+        }
+    }
+
+    /// What is known of a port with a CPE when no source found anything and the database did
+    /// not look it up: it depends on how the vulners script took part.
+    pub fn lookup(&self) -> Lookup {
+        match self {
+            // The 1.x script writes nothing when the API knows nothing about a CPE.
+            VulnersStatus::Used => Lookup::NoneKnown,
+            VulnersStatus::Unreachable => Lookup::NotChecked(
+                "vulners: unreachable (its API did not answer the pre-scan check), so nothing was looked up".into(),
+            ),
+            VulnersStatus::Disabled => Lookup::NotChecked("vulners was disabled (--no-vulners)".into()),
+            VulnersStatus::NotRun => Lookup::NotChecked("the nmap run did not include the vulners script".into()),
+            VulnersStatus::NoOutput => Lookup::NotChecked(
+                "the vulners script wrote no output anywhere in this scan; its API was probably unreachable".into(),
+            ),
         }
     }
 
@@ -229,12 +247,21 @@ pub struct Finding {
     pub enrichment: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Whether any port of the host has output of the vulners script.
+pub fn has_vulners_output(host: &Host) -> bool {
+    host.ports
+        .iter()
+        .any(|p| p.scripts.iter().any(|s| vulners::is_vulners_script(&s.id)))
+}
+
 /// What was learned about one open port.
 #[derive(Debug, Clone)]
 pub struct PortFindings<'a> {
     pub host: &'a Host,
     pub port: &'a Port,
     pub lookup: Lookup,
+    /// The lookup is [`VulnersStatus::lookup`]: nothing else said anything about the port.
+    pub vulners_dependent: bool,
     /// The port's vulnerabilities, each once, most severe first, with the CPE it was found for.
     pub vulnerabilities: Vec<(Option<String>, Vulnerability)>,
 }
@@ -252,19 +279,32 @@ pub fn assess<'a>(
     sources: &mut Sources<'_>,
 ) -> Result<Vec<PortFindings<'a>>, StoreError> {
     let mut out = Vec::new();
-    for host in scan.hosts.iter().filter(|h| h.is_up()) {
-        // Everything nmap saw on the host can confirm a configuration's platform.
-        let host_cpes: Vec<String> = host
-            .ports
-            .iter()
-            .filter_map(|p| p.service.as_ref())
-            .flat_map(|s| s.cpes.iter().cloned())
-            .collect();
-        for port in host.ports.iter().filter(|p| p.is_open()) {
-            out.push(assess_port(host, port, &host_cpes, sources)?);
-        }
+    for host in &scan.hosts {
+        out.extend(assess_host(host, sources)?);
     }
     Ok(out)
+}
+
+/// The open ports of one host, if it is up, and what is known about each.
+pub fn assess_host<'a>(
+    host: &'a Host,
+    sources: &mut Sources<'_>,
+) -> Result<Vec<PortFindings<'a>>, StoreError> {
+    if !host.is_up() {
+        return Ok(Vec::new());
+    }
+    // Everything nmap saw on the host can confirm a configuration's platform.
+    let host_cpes: Vec<String> = host
+        .ports
+        .iter()
+        .filter_map(|p| p.service.as_ref())
+        .flat_map(|s| s.cpes.iter().cloned())
+        .collect();
+    host.ports
+        .iter()
+        .filter(|p| p.is_open())
+        .map(|port| assess_port(host, port, &host_cpes, sources))
+        .collect()
 }
 
 fn assess_port<'a>(
@@ -346,6 +386,7 @@ fn assess_port<'a>(
     vulnerabilities.sort_by(|a, b| a.1.priority_cmp(&b.1));
 
     let db_checked = matches!(db_verdict, Some(Verdict::Matches(_)));
+    let mut vulners_dependent = false;
     let lookup = if !vulnerabilities.is_empty() {
         Lookup::Vulnerable
     } else if db_checked {
@@ -361,24 +402,14 @@ fn assess_port<'a>(
             "nmap identified no product version (no CPE), so nothing could be looked up".into(),
         )
     } else {
-        match vulners {
-            VulnersStatus::Used if !readings.is_empty() => Lookup::NoneKnown,
-            // The 1.x script writes nothing when the API knows nothing about a CPE.
-            VulnersStatus::Used => Lookup::NoneKnown,
-            VulnersStatus::Unreachable => Lookup::NotChecked(
-                "vulners: unreachable (its API did not answer the pre-scan check), so nothing was looked up".into(),
-            ),
-            VulnersStatus::Disabled => Lookup::NotChecked("vulners was disabled (--no-vulners)".into()),
-            VulnersStatus::NotRun => Lookup::NotChecked("the nmap run did not include the vulners script".into()),
-            VulnersStatus::NoOutput => Lookup::NotChecked(
-                "the vulners script wrote no output anywhere in this scan; its API was probably unreachable".into(),
-            ),
-        }
+        vulners_dependent = true;
+        vulners.lookup()
     };
     Ok(PortFindings {
         host,
         port,
         lookup,
+        vulners_dependent,
         vulnerabilities,
     })
 }

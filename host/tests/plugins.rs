@@ -573,47 +573,6 @@ fn plugin_new_scaffolds_a_rust_filter_that_builds_passes_its_test_and_runs() {
     assert_eq!(report["steps"][0]["status"], "ok");
 }
 
-/// Per-finding cost of a Lua filter and of a WASM enricher (issue targets: Lua ≤ 2 µs, WASM
-/// ≤ 10 µs), loading included. Run:
-/// `cargo test --release -p brulee --test plugins per_finding -- --ignored --nocapture`
-#[test]
-#[ignore = "a measurement, not a check"]
-fn per_finding_cost() {
-    let steps = [
-        (
-            "WASM enricher",
-            format!(
-                "[[enrich]]\nwasm = {:?}\nconfig = {{ owner = \"x\" }}\n",
-                wasm("tag_enricher").display().to_string()
-            ),
-        ),
-        (
-            "Lua filter",
-            format!(
-                "[[filter]]\nlua = {:?}\nconfig = {{ ids = [\"none\"] }}\n",
-                lua("accepted-risk").display().to_string()
-            ),
-        ),
-    ];
-    for (what, text) in steps {
-        let dir = tempfile::tempdir().unwrap();
-        let m = manifest(dir.path(), &text);
-        let mut report = fixture_report();
-        let one = report.findings.clone();
-        while report.findings.len() < 100_000 {
-            report.findings.extend(one.iter().cloned());
-        }
-        let n = report.findings.len();
-        let started = Instant::now();
-        brulee::pipeline::process(&m, &mut report, None).unwrap();
-        let total = started.elapsed();
-        eprintln!(
-            "{what}: {n} findings in {total:?}, {:.2} µs per finding",
-            total.as_secs_f64() * 1e6 / n as f64
-        );
-    }
-}
-
 #[test]
 fn merge_with_a_manifest_delivers_the_merged_report_through_its_sinks() {
     // What the Kubernetes merge Job runs: shard reports in, one report out through the sink.

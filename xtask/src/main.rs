@@ -45,8 +45,8 @@ enum Task {
         args: Vec<OsString>,
     },
     /// Set up for tests, build the plugins, run the whole workspace's tests (nextest when
-    /// installed), validate the Kubernetes manifests, check dependency licences (cargo deny),
-    /// run each fuzz target for 30 s, and build
+    /// installed), a smoke run of the benchmarks, validate the Kubernetes manifests, check
+    /// dependency licences (cargo deny), run each fuzz target for 30 s, and build
     /// and run the container image (when CI=true, or BRULEE_CONTAINER_TEST=1;
     /// BRULEE_CONTAINER_TEST=0 skips it).
     Test,
@@ -79,15 +79,22 @@ enum Task {
         /// One of: nmap_xml, cpe, version, manifest, nvd_feed (default: all).
         target: Option<String>,
     },
-    /// Measure brulee against its baselines (see docs/PERFORMANCE.md); prints a table and
-    /// writes target/bench/*.json.
+    /// Measure brulee against its baselines (see docs/PERFORMANCE.md): release builds, one
+    /// table per benchmark, results in target/bench/*.json.
     Bench {
-        /// Also the 100k-host size (several minutes more).
+        /// Also the 100k-host report path (several minutes more).
         #[arg(long)]
         full: bool,
-        /// One tiny run of each benchmark, to check that they still work (CI).
+        /// A tiny run of each benchmark with the test build's binaries, to check that they
+        /// still work (`cargo xtask test` runs it).
         #[arg(long)]
         smoke: bool,
+        /// Run only these benchmarks (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<bench::Benchmark>,
+        /// Rewrite fixtures/bench/vulners-tables.tsv from the NVD data in ../shared/data.
+        #[arg(long)]
+        refresh_tables: bool,
     },
 }
 
@@ -99,7 +106,17 @@ fn main() -> Result<()> {
         Task::Plugins { install: None } => plugins::build(),
         Task::Plugins { install: Some(dir) } => plugins::install(&dir),
         Task::Fixtures => fixtures::record(),
-        Task::Bench { full, smoke } => bench::bench(full, smoke),
+        Task::Bench {
+            full,
+            smoke,
+            only,
+            refresh_tables,
+        } => bench::bench(bench::Options {
+            full,
+            smoke,
+            only,
+            refresh_tables,
+        }),
         Task::Fuzz { time, target } => fuzz::fuzz(time, target.as_deref()),
         Task::Deny => deny::check(),
         Task::Container => container::test(),
@@ -122,9 +139,28 @@ fn target_dir() -> PathBuf {
 }
 
 /// The cargo that started us, so the toolchain stays the same.
+///
+/// Without the variables `cargo run` set for xtask itself: build scripts that track one of
+/// them (ring tracks CARGO_PKG_NAME) would otherwise rebuild, with everything above them, each
+/// time cargo is run from here rather than from a shell.
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(project_root());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
 }
 
@@ -206,6 +242,16 @@ fn test() -> Result<()> {
         eprintln!("xtask test: plugin libraries FAILED: {e:#}");
         failed.push("plugin libraries".to_string());
     }
+    // The benchmarks keep compiling and working: a tiny run of each, on the test build.
+    if let Err(e) = bench::bench(bench::Options {
+        full: false,
+        smoke: true,
+        only: Vec::new(),
+        refresh_tables: false,
+    }) {
+        eprintln!("xtask test: bench smoke FAILED: {e:#}");
+        failed.push("bench smoke".to_string());
+    }
     if let Err(e) = k8s::validate() {
         eprintln!("xtask test: k8s FAILED: {e:#}");
         failed.push("k8s".to_string());
@@ -235,7 +281,9 @@ fn test() -> Result<()> {
         } else {
             "container skipped"
         };
-        println!("xtask test: every test passed ({runner}, k8s, deny, fuzz smoke, {container})");
+        println!(
+            "xtask test: every test passed ({runner}, bench smoke, k8s, deny, fuzz smoke, {container})"
+        );
         Ok(())
     } else {
         println!("xtask test: FAILED ({})", failed.join("; "));

@@ -167,8 +167,8 @@ impl Extras {
 /// Write the reports and the templates' outputs into `dir`, print the summary, and compile the
 /// PDF when asked (last: when no TeX engine is found, every other file is already written).
 /// Returns the files written.
-fn write_outputs(
-    report: &Report,
+fn write_outputs<R: serde::Serialize + AsRef<Report>>(
+    report: &R,
     dir: &Path,
     formats: &[String],
     templates: &[UserTemplate],
@@ -331,8 +331,8 @@ fn parse_report(name: &str, bytes: &[u8]) -> anyhow::Result<crate::report::Repor
 /// Write a report as files into `output` (default formats json, markdown; --pdf without -o
 /// writes into ./brulee-report-DATE-TIME) and print the summary, or without an output folder
 /// print the formats (default: the summary) and templates on stdout.
-fn emit_report(
-    report: &Report,
+fn emit_report<R: serde::Serialize + AsRef<Report>>(
+    report: &R,
     output: Option<&Path>,
     format_args: &[String],
     extras: &Extras,
@@ -362,7 +362,12 @@ fn emit_report(
                 formats = vec!["summary".into()];
             }
             for format in &formats {
-                print!("{}", crate::report::render(report, format)?);
+                if format == "json" {
+                    // Streamed: a large report is never one string.
+                    crate::report::write_json(report, std::io::stdout().lock())?;
+                } else {
+                    print!("{}", crate::report::render(report, format)?);
+                }
             }
             for template in &templates {
                 print!("{}", crate::report::render_user_template(report, template)?);
@@ -370,7 +375,7 @@ fn emit_report(
         }
     }
     if !formats.iter().any(|f| f == "summary") {
-        for warning in &report.scan.warnings {
+        for warning in &report.as_ref().scan.warnings {
             eprintln!("warning: {warning}");
         }
     }
@@ -389,7 +394,7 @@ pub(crate) fn default_output_dir() -> PathBuf {
 }
 
 /// The terminal summary, printed on stdout.
-fn print_summary(report: &Report) -> anyhow::Result<()> {
+fn print_summary<R: serde::Serialize + AsRef<Report>>(report: &R) -> anyhow::Result<()> {
     let text = crate::report::render(report, "summary")?;
     print!("{text}");
     Ok(())

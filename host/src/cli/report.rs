@@ -10,7 +10,7 @@ use super::{database_info, emit_report, exit, open_database, read_report, Extras
 use crate::findings::VulnersStatus;
 use crate::model::ScanRun;
 use crate::nmap::xml;
-use crate::report::{self, Provenance, Report};
+use crate::report::{self, Provenance, ReportBuilder};
 use crate::vulndb::Matcher;
 
 /// Make one report from nmap XML files (or folders of them), merged.
@@ -62,22 +62,40 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         .transpose()?;
     args.extras.templates()?;
     let files = xml_files(&args.inputs)?;
+    let mut db_warnings = Vec::new();
+    let store = if args.no_db {
+        None
+    } else {
+        open_database(&args.db, &mut db_warnings)?
+    };
+    // Hosts are assessed as they are read and then dropped: a scan of many thousand hosts is
+    // never in memory whole. How the vulners script took part is known only at the end.
+    let mut builder = ReportBuilder::new(VulnersStatus::Used, store.as_ref().map(Matcher::new));
     let mut runs = Vec::new();
     for file in &files {
         let reader = std::fs::File::open(file)
             .map(std::io::BufReader::new)
             .map_err(|err| UsageError(format!("cannot read {}: {err}", file.display())))?;
-        let run = xml::read_scan(reader, &file.display().to_string(), |_| {})?;
+        let mut failed = None;
+        let run = xml::for_each_host(
+            reader,
+            &file.display().to_string(),
+            |_| {},
+            |host| {
+                if failed.is_none() {
+                    failed = builder.add_host(&host).err();
+                }
+            },
+        )?;
+        if let Some(err) = failed {
+            return Err(err.into());
+        }
         runs.push(run);
     }
     let mut scan = ScanRun::merge(runs);
-    let vulners = VulnersStatus::from_xml(&scan);
-    let store = if args.no_db {
-        None
-    } else {
-        open_database(&args.db, &mut scan.warnings)?
-    };
-    let report = Report::build(
+    scan.warnings.extend(db_warnings);
+    let vulners = VulnersStatus::from_commands(&scan.commands, builder.saw_vulners_output());
+    let compact = builder.finish(
         &scan,
         Provenance {
             targets: Vec::new(),
@@ -85,9 +103,23 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
             vulners,
             database: store.as_ref().map(database_info).transpose()?,
         },
-        store.as_ref().map(Matcher::new),
-    )?;
-    let mut report = report;
+    );
+    // A baseline or the manifest's steps work on the findings as objects.
+    if args.baseline.is_none() && manifest.is_none() {
+        emit_report(
+            &compact,
+            args.output.as_deref(),
+            &args.format,
+            &args.extras,
+            &[],
+        )?;
+        return Ok(if compact.head().scan.complete {
+            exit::OK
+        } else {
+            exit::PARTIAL
+        });
+    }
+    let mut report = compact.into_report();
     let baseline = args.baseline.as_deref().map(read_report).transpose()?;
     let db = args.db.for_plugins(args.no_db);
     super::process_report(manifest.as_ref(), &mut report, baseline.as_ref(), db.as_deref())?;

@@ -67,8 +67,24 @@ pub fn read_scan<R: BufRead>(
     source_name: &str,
     mut on_event: impl FnMut(ParseEvent<'_>),
 ) -> Result<ScanRun, XmlError> {
+    let mut hosts = Vec::new();
+    let mut run = for_each_host(input, source_name, &mut on_event, |host| hosts.push(host))?;
+    run.hosts = hosts;
+    Ok(run)
+}
+
+/// Read one nmap XML document like [`read_scan`], but hand each host to `on_host` as soon as
+/// it is read instead of keeping it: the returned run has everything but the hosts. Memory
+/// stays that of one host, however large the scan.
+pub fn for_each_host<R: BufRead>(
+    input: R,
+    source_name: &str,
+    mut on_event: impl FnMut(ParseEvent<'_>),
+    mut on_host: impl FnMut(Host),
+) -> Result<ScanRun, XmlError> {
     let mut reader = Reader::from_reader(Recorder::new(input));
     let mut run = ScanRun::default();
+    let mut hosts_read = 0usize;
     let mut buf = Vec::new();
     let mut seen_root = false;
     let malformed = |reader: &Reader<Recorder<R>>, message: String| XmlError::Malformed {
@@ -82,7 +98,7 @@ pub fn read_scan<R: BufRead>(
         let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
             Err(_) if seen_root && reader.get_mut().at_eof() => {
-                truncated(&mut run, source_name);
+                truncated(&mut run, source_name, hosts_read);
                 return Ok(run);
             }
             Err(err) => return Err(malformed(&reader, err.to_string())),
@@ -116,16 +132,23 @@ pub fn read_scan<R: BufRead>(
                 if let Err(err) = end {
                     // Only a cut-off document leaves a host unclosed mid-stream.
                     if reader.get_mut().at_eof() {
-                        truncated(&mut run, source_name);
+                        truncated(&mut run, source_name, hosts_read);
                         return Ok(run);
                     }
                     return Err(malformed(&reader, err.to_string()));
                 }
-                match quick_xml::de::from_reader::<_, HostXml>(doc.as_slice()) {
+                // From a string, serde borrows the text instead of copying every event.
+                let parsed = std::str::from_utf8(&doc)
+                    .map_err(|err| format!("not UTF-8: {err}"))
+                    .and_then(|text| {
+                        quick_xml::de::from_str::<HostXml>(text).map_err(|err| err.to_string())
+                    });
+                match parsed {
                     Ok(xml) => {
                         let host = xml.into_model(&mut run.warnings, source_name, host_line);
                         on_event(ParseEvent::HostDone(&host));
-                        run.hosts.push(host);
+                        hosts_read += 1;
+                        on_host(host);
                     }
                     Err(err) => {
                         return Err(XmlError::Malformed {
@@ -176,7 +199,7 @@ pub fn read_scan<R: BufRead>(
                         source_name: source_name.to_string(),
                     });
                 }
-                truncated(&mut run, source_name);
+                truncated(&mut run, source_name, hosts_read);
                 return Ok(run);
             }
             _ => {}
@@ -184,12 +207,11 @@ pub fn read_scan<R: BufRead>(
     }
 }
 
-fn truncated(run: &mut ScanRun, source_name: &str) {
+fn truncated(run: &mut ScanRun, source_name: &str, hosts_read: usize) {
     run.complete = false;
     run.warnings.push(format!(
         "{source_name}: the XML ends before nmap finished writing it (was nmap stopped?); \
-         {} complete host(s) kept, results are partial",
-        run.hosts.len()
+         {hosts_read} complete host(s) kept, results are partial"
     ));
 }
 

@@ -33,21 +33,53 @@ pub struct LuaStep {
     entry: Function,
     /// [`FINDING_CALL`]: calls the entry point with a finding table built from its fields.
     finding_call: Function,
+    /// The Lua strings of field values seen in earlier findings.
+    strings: StringCache,
     budget: Rc<Budget>,
     limits: Limits,
     stage: Stage,
 }
 
+/// Lua strings made once for the field values findings share (addresses, products, CVE ids,
+/// "tcp", …). Making a Lua string is a protected call into Lua (it may fail the memory limit)
+/// and was half the cost of passing a finding; pushing one already made is a copy.
+#[derive(Default)]
+struct StringCache {
+    index: std::collections::HashMap<String, usize>,
+    strings: Vec<mlua::LuaString>,
+}
+
+impl StringCache {
+    /// Enough for the distinct values of a large scan's findings, bounded all the same: each
+    /// string counts against the plugin's memory limit.
+    const MAX: usize = 16 * 1024;
+
+    /// The slot of `text`'s Lua string, made if new.
+    fn slot(&mut self, lua: &Lua, text: &str) -> mlua::Result<usize> {
+        if let Some(&i) = self.index.get(text) {
+            return Ok(i);
+        }
+        if self.strings.len() >= Self::MAX {
+            self.index.clear();
+            self.strings.clear();
+        }
+        self.strings.push(lua.create_string(text)?);
+        self.index.insert(text.to_string(), self.strings.len() - 1);
+        Ok(self.strings.len() - 1)
+    }
+}
+
 /// Builds the finding table and calls the step's function with it (see
-/// [`LuaStep::call_with_finding`]).
-const FINDING_CALL: &str = "return function(entry, address, hostnames, port, protocol, service, \
-    product, version, cpe, cve, id, kind, cvss, cvss_version, severity, exploit, kev, epss, \
-    epss_percentile, url, source, enrichment) return entry({address = address, \
-    hostnames = hostnames, port = port, protocol = protocol, service = service, \
+/// [`LuaStep::call_with_finding`]). `hostname` is the only host name, `hostnames` the table of
+/// them when there are several: nearly every finding has none or one, and the constructor
+/// makes that table faster than the host can.
+const FINDING_CALL: &str = "return function(entry, address, port, protocol, service, product, \
+    version, cpe, cve, id, kind, cvss, cvss_version, severity, exploit, kev, epss, epss_percentile, \
+    url, source, enrichment, hostname, hostnames) return entry({address = address, \
+    hostnames = hostnames or {hostname}, port = port, protocol = protocol, service = service, \
     product = product, version = version, cpe = cpe, cve = cve, id = id, kind = kind, \
-    cvss = cvss, cvss_version = cvss_version, severity = severity, exploit = exploit, \
-    kev = kev, epss = epss, epss_percentile = epss_percentile, url = url, source = source, \
-    enrichment = enrichment}) end";
+    cvss = cvss, cvss_version = cvss_version, severity = severity, exploit = exploit, kev = kev, \
+    epss = epss, epss_percentile = epss_percentile, url = url, source = source, enrichment = enrichment}) end";
 
 /// The running call's budget, shared by the hook and the guarded C functions.
 struct Budget {
@@ -134,6 +166,7 @@ impl LuaStep {
                 .create_function(|_, ()| Ok(()))
                 .map_err(|e| PluginError::Load(e.to_string()))?,
             finding_call,
+            strings: StringCache::default(),
             lua,
             budget,
             limits,
@@ -171,7 +204,7 @@ impl LuaStep {
     }
 
     /// Run `f` with a fresh budget and turn its failure into a [`PluginError`].
-    fn guarded<R>(&mut self, f: impl FnOnce(&Lua) -> mlua::Result<R>) -> Result<R, PluginError> {
+    fn guarded<R>(&self, f: impl FnOnce(&Lua) -> mlua::Result<R>) -> Result<R, PluginError> {
         self.budget
             .deadline
             .set(Instant::now() + self.limits.call_time);
@@ -200,8 +233,9 @@ impl LuaStep {
 
     /// Call `entry(f)` where `f` is the finding as scripts see it: the report's finding
     /// object, absent fields nil. The table is built by a Lua constructor from positional
-    /// arguments, in the same call: building it through mlua's API, or serde, costs several
-    /// times more per finding.
+    /// arguments, in the same call, and the arguments go straight onto Lua's stack (a tuple of
+    /// strings from [`StringCache`], not `Value`s, each of which would be a reference made and
+    /// freed per field).
     fn call_with_finding<R: mlua::FromLuaMulti>(
         &mut self,
         finding: &Finding,
@@ -210,43 +244,75 @@ impl LuaStep {
         let v = &finding.vulnerability;
         let convert = |e: mlua::Error| PluginError::Failed(e.to_string());
         let enrichment = match finding.enrichment.is_empty() {
-            true => Value::Nil,
-            false => lua.to_value(&finding.enrichment).map_err(convert)?,
+            true => None,
+            false => Some(lua.to_value(&finding.enrichment).map_err(convert)?),
         };
-        let str = |s: &str| lua.create_string(s).map(Value::String);
-        let opt = |s: Option<&str>| match s {
-            Some(s) => lua.create_string(s).map(Value::String),
-            None => Ok(Value::Nil),
-        };
-        let args: Vec<Value> = vec![
-            Value::Function(self.entry.clone()),
-            str(&finding.address).map_err(convert)?,
-            Value::Table(
-                lua.create_sequence_from(finding.hostnames.iter().map(String::as_str))
-                    .map_err(convert)?,
+        let (hostname, hostnames) = match finding.hostnames.as_slice() {
+            [] => (None, None),
+            [one] => (Some(one.as_str()), None),
+            many => (
+                None,
+                Some(
+                    lua.create_sequence_from(many.iter().map(String::as_str))
+                        .map_err(convert)?,
+                ),
             ),
-            Value::Integer(i64::from(finding.port)),
-            str(&finding.protocol).map_err(convert)?,
-            str(&finding.service).map_err(convert)?,
-            opt(finding.product.as_deref()).map_err(convert)?,
-            opt(finding.version.as_deref()).map_err(convert)?,
-            opt(finding.cpe.as_deref()).map_err(convert)?,
-            str(&finding.cve).map_err(convert)?,
-            str(&v.id).map_err(convert)?,
-            str(&v.kind).map_err(convert)?,
-            v.cvss.map_or(Value::Nil, Value::Number),
-            opt(v.cvss_version.as_deref()).map_err(convert)?,
-            str(v.severity.as_str()).map_err(convert)?,
-            Value::Boolean(v.exploit),
-            v.kev.map_or(Value::Nil, Value::Boolean),
-            v.epss.map_or(Value::Nil, Value::Number),
-            v.epss_percentile.map_or(Value::Nil, Value::Number),
-            opt(v.url.as_deref()).map_err(convert)?,
-            str(&v.source).map_err(convert)?,
-            enrichment,
+        };
+        // Every string field, as slots of the cache, then as the Lua strings themselves.
+        let texts = [
+            Some(finding.address.as_str()),
+            Some(finding.protocol.as_str()),
+            Some(finding.service.as_str()),
+            finding.product.as_deref(),
+            finding.version.as_deref(),
+            finding.cpe.as_deref(),
+            Some(finding.cve.as_str()),
+            Some(v.id.as_str()),
+            Some(v.kind.as_str()),
+            v.cvss_version.as_deref(),
+            Some(v.severity.as_str()),
+            v.url.as_deref(),
+            Some(v.source.as_str()),
+            hostname,
         ];
-        let call = self.finding_call.clone();
-        self.guarded(|_| call.call::<R>(MultiValue::from_vec(args)))
+        let mut slots = [None; 14];
+        for (slot, text) in slots.iter_mut().zip(texts) {
+            if let Some(text) = text {
+                *slot = Some(self.strings.slot(lua, text).map_err(convert)?);
+            }
+        }
+        let cached = &self.strings.strings;
+        let [address, protocol, service, product, version, cpe, cve, id, kind, cvss_version, severity, url, source, hostname] =
+            slots.map(|slot| slot.map(|i| &cached[i]));
+        // A tuple takes at most 16 values; its last one may be a tuple again.
+        let args = (
+            &self.entry,
+            address,
+            i64::from(finding.port),
+            protocol,
+            service,
+            product,
+            version,
+            cpe,
+            cve,
+            id,
+            kind,
+            v.cvss,
+            cvss_version,
+            severity,
+            v.exploit,
+            (
+                v.kev,
+                v.epss,
+                v.epss_percentile,
+                url,
+                source,
+                enrichment,
+                hostname,
+                hostnames,
+            ),
+        );
+        self.guarded(|_| self.finding_call.call::<R>(args))
     }
 }
 

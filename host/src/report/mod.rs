@@ -5,6 +5,7 @@
 //! [`Report`] is brulee's public, versioned schema (`docs/report.schema.json`): plugins and
 //! other tools consume it, and every rendered format is made from it.
 
+mod builder;
 mod diff;
 mod merge;
 pub mod pdf;
@@ -15,15 +16,16 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{self, Finding, Lookup, Severity, Sources, Vulnerability, VulnersStatus};
+use crate::findings::{Finding, Lookup, Severity, Vulnerability, VulnersStatus};
 use crate::model::{Host, ScanRun};
 use crate::vulndb::{Matcher, StoreError};
 
 pub use brulee_reports::UserTemplate;
+pub use builder::{CompactReport, ReportBuilder};
 pub use diff::{Diff, EndpointDiff};
 pub use merge::{latest_shard_set, MergeError, ShardSet};
 pub use render::{
-    render, render_user_template, write_reports, RenderError, WriteError, FORMATS_HELP,
+    render, render_user_template, write_json, write_reports, RenderError, WriteError, FORMATS_HELP,
 };
 
 /// Bumped on any change a consumer could notice: minor for additions, major for the rest.
@@ -49,6 +51,12 @@ pub struct Report {
     /// What each step of the manifest's pipeline did (schema 1.1; absent without a manifest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRecord>,
+}
+
+impl AsRef<Report> for Report {
+    fn as_ref(&self) -> &Report {
+        self
+    }
 }
 
 /// What one pipeline step did, or why it failed (schema 1.1).
@@ -216,85 +224,29 @@ impl Report {
         provenance: Provenance,
         db: Option<Matcher<'_>>,
     ) -> Result<Report, StoreError> {
-        let mut vuln_sources = Vec::new();
-        if db.is_some() {
-            vuln_sources.push("nvd".to_string());
+        let mut builder = ReportBuilder::new(provenance.vulners.clone(), db);
+        for host in &scan.hosts {
+            builder.add_host(host)?;
         }
-        if provenance.vulners == VulnersStatus::Used {
-            vuln_sources.push("vulners".to_string());
-        }
-        let mut sources = Sources {
-            vulners: provenance.vulners.clone(),
-            db,
-        };
-        let assessed = findings::assess(scan, &mut sources)?;
-        let findings: Vec<Finding> = assessed.iter().flat_map(|p| p.findings()).collect();
-
-        // Group ports by the software they run.
-        let mut groups = GroupSet::default();
-        for port in &assessed {
-            let service = port.port.service.clone().unwrap_or_default();
-            groups.add(ServiceGroup {
-                title: service_title(&service),
-                service: service.name.clone(),
-                product: service.product.clone(),
-                version: service.version.clone(),
-                cpes: service.cpes.clone(),
-                lookup: port.lookup.clone(),
-                max_severity: None,
-                max_cvss: None,
-                vulnerabilities: port
-                    .vulnerabilities
-                    .iter()
-                    .map(|(_, v)| v.clone())
-                    .collect(),
-                endpoints: vec![Endpoint {
-                    address: port.host.primary_address().unwrap_or_default().to_string(),
-                    hostnames: port.host.hostnames.clone(),
-                    port: port.port.number,
-                    protocol: port.port.protocol.clone(),
-                }],
-            });
-        }
-
-        let mut report = Report {
-            schema_version: SCHEMA_VERSION.to_string(),
-            generator: Generator {
-                name: "brulee".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-            scan: ScanMeta {
-                started: scan.start.map(rfc3339),
-                finished: scan.end.map(rfc3339),
-                duration_seconds: scan.start.zip(scan.end).map(|(s, e)| e - s),
-                nmap_version: scan.nmap_version.clone(),
-                nmap_commands: scan.commands.clone(),
-                targets: provenance.targets,
-                xml_files: provenance.xml_files,
-                vulners_note: provenance.vulners.describe().to_string(),
-                vulners: provenance.vulners,
-                vuln_sources,
-                database: provenance.database,
-                complete: scan.complete,
-                warnings: scan.warnings.clone(),
-                shard: None,
-            },
-            summary: Summary::default(),
-            services: groups.into_groups(),
-            findings,
-            suppressed: Vec::new(),
-            hosts: scan.hosts.iter().map(host_summary).collect(),
-            diff: None,
-            steps: Vec::new(),
-        };
-        report.finish();
-        Ok(report)
+        Ok(builder.finish(scan, provenance).into_report())
     }
 
     /// Put every list in its canonical order and count the summary. The order depends only on
     /// the content, so the same hosts give the same report however they were scanned (one run,
     /// shards merged, files in any order).
     pub(crate) fn finish(&mut self) {
+        self.order();
+        self.summary = Summary::count(
+            &self.services,
+            self.findings
+                .iter()
+                .map(|f| (f.cve.as_str(), &f.vulnerability)),
+            &self.hosts,
+        );
+    }
+
+    /// Sort every list (see [`Report::finish`]).
+    fn order(&mut self) {
         for group in &mut self.services {
             group.vulnerabilities.sort_by(|a, b| a.priority_cmp(b));
             group.max_severity = group.vulnerabilities.first().map(|v| v.severity);
@@ -336,7 +288,6 @@ impl Report {
         self.suppressed
             .sort_by(|a, b| finding_order(&a.finding, &b.finding));
         self.hosts.sort_by_key(|h| address_key(&h.address));
-        self.summary = Summary::count(&self.services, &self.findings, &self.hosts);
     }
 }
 
@@ -354,11 +305,28 @@ pub(crate) struct GroupSet {
 impl GroupSet {
     /// Add one service group's data to the group of the same software (product + version),
     /// or as a new group.
+    /// The software a group is about: its product (or service name) and version.
+    pub(crate) fn key(
+        product: &Option<String>,
+        service: &str,
+        version: &Option<String>,
+    ) -> (String, Option<String>) {
+        (
+            product.clone().unwrap_or_else(|| service.to_string()),
+            version.clone(),
+        )
+    }
+
+    /// Make the lookup of the group of `key` at least as strong as `lookup`.
+    pub(crate) fn strengthen(&mut self, key: &(String, Option<String>), lookup: &Lookup) {
+        if let Some(&i) = self.by_software.get(key) {
+            let group = &mut self.groups[i];
+            group.lookup = stronger(&group.lookup, lookup);
+        }
+    }
+
     pub(crate) fn add(&mut self, new: ServiceGroup) {
-        let key = (
-            new.product.clone().unwrap_or_else(|| new.service.clone()),
-            new.version.clone(),
-        );
+        let key = GroupSet::key(&new.product, &new.service, &new.version);
         let Some(&i) = self.by_software.get(&key) else {
             self.by_software.insert(key, self.groups.len());
             self.vulns.push(
@@ -399,10 +367,29 @@ impl GroupSet {
 }
 
 impl Summary {
-    fn count(services: &[ServiceGroup], findings: &[Finding], hosts: &[HostSummary]) -> Summary {
-        let mut ids: Vec<&str> = findings.iter().map(|f| f.cve.as_str()).collect();
+    /// Count the summary of the lists of a report; `findings` gives each finding's
+    /// vulnerability id and vulnerability.
+    fn count<'a>(
+        services: &[ServiceGroup],
+        findings: impl Iterator<Item = (&'a str, &'a Vulnerability)> + Clone,
+        hosts: &[HostSummary],
+    ) -> Summary {
+        let mut ids: Vec<&str> = findings.clone().map(|(id, _)| id).collect();
         ids.sort_unstable();
         ids.dedup();
+        let mut by_severity: BTreeMap<String, usize> = Severity::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), 0))
+            .collect();
+        let (mut count, mut exploitable, mut kev) = (0, 0, 0);
+        for (_, v) in findings {
+            count += 1;
+            *by_severity
+                .entry(v.severity.as_str().to_string())
+                .or_default() += 1;
+            exploitable += usize::from(v.exploit);
+            kev += usize::from(v.kev == Some(true));
+        }
         Summary {
             hosts_scanned: hosts.len(),
             hosts_up: hosts.iter().filter(|h| h.status == "up").count(),
@@ -416,25 +403,11 @@ impl Summary {
                 .iter()
                 .filter(|g| matches!(g.lookup, Lookup::NotChecked(_)))
                 .count(),
-            findings: findings.len(),
+            findings: count,
             vulnerabilities: ids.len(),
-            by_severity: Severity::ALL
-                .iter()
-                .map(|s| {
-                    (
-                        s.as_str().to_string(),
-                        findings
-                            .iter()
-                            .filter(|f| f.vulnerability.severity == *s)
-                            .count(),
-                    )
-                })
-                .collect(),
-            exploitable_findings: findings.iter().filter(|f| f.vulnerability.exploit).count(),
-            kev_findings: findings
-                .iter()
-                .filter(|f| f.vulnerability.kev == Some(true))
-                .count(),
+            by_severity,
+            exploitable_findings: exploitable,
+            kev_findings: kev,
         }
     }
 }

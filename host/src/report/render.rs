@@ -1,9 +1,11 @@
 //! Turning a [`Report`] into files, through the formats of the `brulee-reports` crate.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use brulee_reports::RenderError;
 use brulee_reports::UserTemplate;
+use serde::Serialize;
 
 use super::Report;
 
@@ -16,8 +18,12 @@ pub static FORMATS_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(
         .join("\n")
 });
 
-/// Render the report in the named format.
-pub fn render(report: &Report, format: &str) -> Result<String, RenderError> {
+/// Render the report in the named format. `report` is a [`Report`] or a
+/// [`CompactReport`](super::CompactReport), whose JSON is the same.
+pub fn render<R: Serialize + AsRef<Report>>(
+    report: &R,
+    format: &str,
+) -> Result<String, RenderError> {
     let format = brulee_reports::find_format(format)?;
     render_format(report, format, &mut None)
 }
@@ -26,8 +32,8 @@ pub fn render(report: &Report, format: &str) -> Result<String, RenderError> {
 /// share one JSON value of the report (`value`), made the first time one needs it: on a large
 /// scan that copy is the biggest thing in memory, so it is made once or not at all. The
 /// terminal summary gets a view without the flat findings and hosts it never shows.
-fn render_format(
-    report: &Report,
+fn render_format<R: Serialize + AsRef<Report>>(
+    report: &R,
     format: &brulee_reports::Format,
     value: &mut Option<serde_json::Value>,
 ) -> Result<String, RenderError> {
@@ -38,12 +44,14 @@ fn render_format(
             text.push('\n');
             Ok(text)
         }
-        "summary" if value.is_none() => brulee_reports::render(format, &summary_view(report)),
+        "summary" if value.is_none() => {
+            brulee_reports::render(format, &summary_view(report.as_ref()))
+        }
         _ => brulee_reports::render(format, value.get_or_insert_with(|| to_value(report))),
     }
 }
 
-fn to_value(report: &Report) -> serde_json::Value {
+fn to_value(report: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(report).expect("the report model always serialises")
 }
 
@@ -75,7 +83,7 @@ fn summary_view(report: &Report) -> serde_json::Value {
 
 /// Render the report with a user's template.
 pub fn render_user_template(
-    report: &Report,
+    report: &impl Serialize,
     template: &UserTemplate,
 ) -> Result<String, RenderError> {
     template.render(&to_value(report))
@@ -86,27 +94,41 @@ pub fn render_user_template(
 ///
 /// Everything is rendered before anything is written, so a broken template writes nothing;
 /// each file is written to a temporary name and renamed into place, so a reader never sees
-/// half a report and a failure leaves the earlier files intact.
-pub fn write_reports(
-    report: &Report,
+/// half a report and a failure leaves the earlier files intact. The JSON report, the largest,
+/// is never held whole: it is serialised straight into its file.
+pub fn write_reports<R: Serialize + AsRef<Report>>(
+    report: &R,
     dir: &Path,
     formats: &[String],
     templates: &[UserTemplate],
 ) -> Result<Vec<PathBuf>, WriteError> {
     let mut value = None;
+    // (file, its text; None for the JSON report, streamed when written)
     let mut outputs = Vec::new();
     for name in formats {
         let format = brulee_reports::find_format(name)?;
+        let path = dir.join(format!("report.{}", format.extension));
+        if format.name == "json" {
+            outputs.push((path, None));
+            continue;
+        }
         let text = render_format(report, format, &mut value)?;
-        outputs.push((dir.join(format!("report.{}", format.extension)), text));
+        outputs.push((path, Some(text)));
     }
     for template in templates {
         let value = value.get_or_insert_with(|| to_value(report));
-        outputs.push((dir.join(&template.output_name), template.render(value)?));
+        outputs.push((
+            dir.join(&template.output_name),
+            Some(template.render(value)?),
+        ));
     }
     let mut written = Vec::new();
     for (path, text) in outputs {
-        write_atomically(&path, text.as_bytes()).map_err(|err| WriteError::Io {
+        let result = match text {
+            Some(text) => write_atomically(&path, text.as_bytes()),
+            None => write_json_atomically(&path, report),
+        };
+        result.map_err(|err| WriteError::Io {
             path: path.clone(),
             err,
         })?;
@@ -118,6 +140,20 @@ pub fn write_reports(
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The canonical JSON of `report`, pretty-printed as [`render`] does, written through a buffer.
+pub fn write_json(report: &impl Serialize, out: impl Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+    serde_json::to_writer_pretty(&mut out, report)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+fn write_json_atomically(path: &Path, report: &impl Serialize) -> std::io::Result<()> {
+    let tmp = path.with_extension("partial");
+    write_json(report, std::fs::File::create(&tmp)?)?;
     std::fs::rename(&tmp, path)
 }
 

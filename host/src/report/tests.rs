@@ -2,7 +2,7 @@ use super::*;
 use crate::model::{Address, AddressKind, ScanRun};
 use crate::nmap::xml::read_scan;
 
-fn fixture_run(name: &str) -> ScanRun {
+pub(crate) fn fixture_run(name: &str) -> ScanRun {
     let path = format!("{}/../fixtures/nmap/{name}", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap();
     read_scan(bytes.as_slice(), name, |_| {}).unwrap()

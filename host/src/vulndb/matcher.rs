@@ -111,26 +111,58 @@ impl Aliases {
             None => std::borrow::Cow::Owned(key),
         }
     }
-
-    fn same_product(&self, a: &CpeName, b: &CpeName) -> bool {
-        a.part == b.part
-            && ((a.vendor == b.vendor && a.product == b.product)
-                || self.canonical(&a.vendor, &a.product) == self.canonical(&b.vendor, &b.product))
-    }
 }
 
-/// A criterion parsed once, with its version bounds.
+/// A criterion parsed once, with its version bounds and everything a look-up would otherwise
+/// recompute for each service: look-ups compare every criterion of a product, so they must
+/// not allocate.
 struct Criterion {
     vulnerable: bool,
     cpe: CpeName,
+    /// `vendor:product` under its canonical name (the alias table's first).
+    product: String,
     /// The criterion's own version (with its update, e.g. OpenSSH's `9.3` + `p1`).
     exact: Option<Version>,
-    start: Option<(Version, bool)>,
-    end: Option<(Version, bool)>,
+    /// A version without p-level and an open update name a whole OpenBSD release.
+    names_releases: bool,
+    /// The update is a value: its bounds never carry a p-level.
+    level_free: bool,
+    start: Option<Bound>,
+    end: Option<Bound>,
     /// A bound was given that reads as no version ("unknown", 400 runs): the criterion can
     /// say nothing about any version, and must not be read as having no bound at all.
     unreadable_bound: bool,
     text: String,
+}
+
+/// One end of a version range.
+struct Bound {
+    version: Version,
+    inclusive: bool,
+    /// The bound has an OpenSSH p-level ("7.2p2").
+    has_level: bool,
+}
+
+/// A version the scan saw, with its OpenSSH release ("9.2p1" → "9.2"), worked out once.
+struct Seen {
+    version: Version,
+    release: Option<Version>,
+}
+
+impl Seen {
+    fn new(version: Version) -> Seen {
+        Seen {
+            release: version.without_patch_level(),
+            version,
+        }
+    }
+}
+
+/// A CPE the scan saw on the host, for confirming a configuration's platform.
+struct ContextCpe {
+    part: char,
+    product: String,
+    version: Option<Seen>,
 }
 
 struct CompiledNode {
@@ -150,11 +182,13 @@ struct CompiledCve {
     configs: Vec<CompiledConfig>,
 }
 
-/// Looks services up in the store, caching each product's compiled CVEs for the whole scan.
+/// Looks services up in the store, caching each product's compiled CVEs and the KEV entries
+/// it has read for the whole scan.
 pub struct Matcher<'a> {
     store: &'a Store,
     aliases: Aliases,
     cache: HashMap<String, Rc<Vec<CompiledCve>>>,
+    kev: HashMap<String, Option<KevEntry>>,
 }
 
 /// Three-valued truth.
@@ -174,23 +208,35 @@ impl Tri {
         }
     }
 
-    fn combine(operator: Operator, values: impl Iterator<Item = Tri>) -> Tri {
-        let (mut any_true, mut any_false, mut any_unknown, mut n) = (false, false, false, 0);
-        for v in values {
-            n += 1;
-            match v {
-                Tri::True => any_true = true,
-                Tri::False => any_false = true,
-                Tri::Unknown => any_unknown = true,
-            }
+}
+
+/// The values an AND or OR node combines, gathered one by one (no list to allocate).
+#[derive(Default)]
+struct Gathered {
+    any_true: bool,
+    any_false: bool,
+    any_unknown: bool,
+    any: bool,
+}
+
+impl Gathered {
+    fn add(&mut self, value: Tri) {
+        self.any = true;
+        match value {
+            Tri::True => self.any_true = true,
+            Tri::False => self.any_false = true,
+            Tri::Unknown => self.any_unknown = true,
         }
+    }
+
+    fn combine(&self, operator: Operator) -> Tri {
         match operator {
-            _ if n == 0 => Tri::False,
-            Operator::Or if any_true => Tri::True,
-            Operator::Or if any_unknown => Tri::Unknown,
+            _ if !self.any => Tri::False,
+            Operator::Or if self.any_true => Tri::True,
+            Operator::Or if self.any_unknown => Tri::Unknown,
             Operator::Or => Tri::False,
-            Operator::And if any_false => Tri::False,
-            Operator::And if any_unknown => Tri::Unknown,
+            Operator::And if self.any_false => Tri::False,
+            Operator::And if self.any_unknown => Tri::Unknown,
             Operator::And => Tri::True,
         }
     }
@@ -202,6 +248,7 @@ impl<'a> Matcher<'a> {
             store,
             aliases: Aliases::builtin(),
             cache: HashMap::new(),
+            kev: HashMap::new(),
         }
     }
 
@@ -221,7 +268,14 @@ impl<'a> Matcher<'a> {
             .into_iter()
             .filter(|c| c.part == 'a')
             .collect();
-        let context = parsed(host_cpes);
+        let context: Vec<ContextCpe> = parsed(host_cpes)
+            .into_iter()
+            .map(|c| ContextCpe {
+                part: c.part,
+                product: self.aliases.canonical(&c.vendor, &c.product).into_owned(),
+                version: c.version.as_value().and_then(Version::parse).map(Seen::new),
+            })
+            .collect();
         if targets.is_empty() {
             return Ok(Verdict::NotIdentified);
         }
@@ -233,24 +287,37 @@ impl<'a> Matcher<'a> {
                 unversioned.get_or_insert_with(|| format!("{}:{}", target.vendor, target.product));
                 continue;
             };
+            let seen = Seen::new(version);
+            let product = self
+                .aliases
+                .canonical(&target.vendor, &target.product)
+                .into_owned();
+            // One product's CVEs are distinct: only a second target can repeat a CVE.
+            let first_target = !versioned;
             versioned = true;
             for cve in self.compiled(target)?.iter() {
-                if let Some((confidence, rule)) =
-                    evaluate(cve, target, &version, &context, &self.aliases)
-                {
-                    match matches.iter_mut().find(|m| m.record.id == cve.record.id) {
-                        Some(known) if confidence < known.confidence => {
-                            known.confidence = confidence;
-                            known.rule = rule;
-                        }
-                        Some(_) => {}
-                        None => matches.push(DbMatch {
-                            record: Rc::clone(&cve.record),
-                            confidence,
-                            rule,
-                            kev: None,
-                        }),
+                let Some((confidence, rule)) =
+                    evaluate(cve, target.part, &product, &seen, &context)
+                else {
+                    continue;
+                };
+                let known = if first_target {
+                    None
+                } else {
+                    matches.iter_mut().find(|m| m.record.id == cve.record.id)
+                };
+                match known {
+                    Some(known) if confidence < known.confidence => {
+                        known.confidence = confidence;
+                        known.rule = rule;
                     }
+                    Some(_) => {}
+                    None => matches.push(DbMatch {
+                        record: Rc::clone(&cve.record),
+                        confidence,
+                        rule,
+                        kev: None,
+                    }),
                 }
             }
         }
@@ -260,7 +327,14 @@ impl<'a> Matcher<'a> {
             });
         }
         for m in &mut matches {
-            m.kev = self.store.kev(&m.record.id)?;
+            m.kev = match self.kev.get(&m.record.id) {
+                Some(known) => known.clone(),
+                None => {
+                    let entry = self.store.kev(&m.record.id)?;
+                    self.kev.insert(m.record.id.clone(), entry.clone());
+                    entry
+                }
+            };
         }
         Ok(Verdict::Matches(matches))
     }
@@ -288,7 +362,7 @@ impl<'a> Matcher<'a> {
         for (vendor, product) in self.aliases.names(&target.vendor, &target.product) {
             for record in self.store.records_for_product(&vendor, &product)? {
                 if seen.insert(record.id.clone()) {
-                    compiled.push(compile(record));
+                    compiled.push(compile(record, &self.aliases));
                 }
             }
         }
@@ -298,7 +372,7 @@ impl<'a> Matcher<'a> {
     }
 }
 
-fn compile(record: CveRecord) -> CompiledCve {
+fn compile(record: CveRecord, aliases: &Aliases) -> CompiledCve {
     let configs = record
         .configurations
         .iter()
@@ -311,7 +385,11 @@ fn compile(record: CveRecord) -> CompiledCve {
                 .map(|n: &Node| CompiledNode {
                     operator: n.operator,
                     negate: n.negate,
-                    criteria: n.matches.iter().filter_map(compile_criterion).collect(),
+                    criteria: n
+                        .matches
+                        .iter()
+                        .filter_map(|m| compile_criterion(m, aliases))
+                        .collect(),
                 })
                 .collect(),
         })
@@ -322,17 +400,25 @@ fn compile(record: CveRecord) -> CompiledCve {
     }
 }
 
-fn compile_criterion(m: &CpeMatch) -> Option<Criterion> {
+fn compile_criterion(m: &CpeMatch, aliases: &Aliases) -> Option<Criterion> {
     let cpe = CpeName::parse(&m.criteria).ok()?;
     let exact = match (&cpe.version, &cpe.update) {
         (CpeValue::Value(v), CpeValue::Value(u)) => Version::parse(&format!("{v}{u}")),
         (CpeValue::Value(v), _) => Version::parse(v),
         _ => None,
     };
-    let bound = |incl: &Option<String>, excl: &Option<String>| match (incl, excl) {
-        (Some(v), _) => Version::parse(v).map(|v| (v, true)),
-        (None, Some(v)) => Version::parse(v).map(|v| (v, false)),
-        (None, None) => None,
+    let bound = |incl: &Option<String>, excl: &Option<String>| {
+        let (text, inclusive) = match (incl, excl) {
+            (Some(v), _) => (v, true),
+            (None, Some(v)) => (v, false),
+            (None, None) => return None,
+        };
+        let version = Version::parse(text)?;
+        Some(Bound {
+            has_level: version.without_patch_level().is_some(),
+            version,
+            inclusive,
+        })
     };
     let (start, end) = (
         bound(&m.start_incl, &m.start_excl),
@@ -359,6 +445,10 @@ fn compile_criterion(m: &CpeMatch) -> Option<Criterion> {
     }
     Some(Criterion {
         vulnerable: m.vulnerable,
+        product: aliases.canonical(&cpe.vendor, &cpe.product).into_owned(),
+        names_releases: matches!(cpe.update, CpeValue::Any)
+            && cpe.version.as_value().is_some_and(|v| !v.contains('p')),
+        level_free: matches!(cpe.update, CpeValue::Value(_)),
         exact,
         start,
         end,
@@ -368,21 +458,21 @@ fn compile_criterion(m: &CpeMatch) -> Option<Criterion> {
     })
 }
 
-/// How `version` fits a criterion of the same product: true with the kind of match, or false.
-fn version_fits(c: &Criterion, version: &Version) -> Option<Confidence> {
+/// How a version the scan saw fits a criterion of the same product: true with the kind of
+/// match, or false.
+fn version_fits(c: &Criterion, seen: &Seen) -> Option<Confidence> {
     if c.unreadable_bound {
         return None;
     }
     match &c.cpe.version {
-        CpeValue::Value(v) => {
+        CpeValue::Value(_) => {
             let exact = c.exact.as_ref()?;
-            if exact == version {
+            if *exact == seen.version {
                 return Some(Confidence::Exact);
             }
             // OpenSSH portable "9.2p1" is OpenBSD's "9.2" release: a criterion that leaves the
             // update open (ANY) names both; one that says NA ("9.8:-") means no p-level at all.
-            let names_releases = matches!(c.cpe.update, CpeValue::Any) && !v.contains('p');
-            if names_releases && strip_patch_level(version).as_ref() == Some(exact) {
+            if c.names_releases && seen.release.as_ref() == Some(exact) {
                 return Some(Confidence::Exact);
             }
             None
@@ -392,49 +482,49 @@ fn version_fits(c: &Criterion, version: &Version) -> Option<Confidence> {
         CpeValue::Any => {
             // A bound without a p-level names a whole release, portable p-levels included
             // ("through 7.7" covers 7.7p1); NVD also writes "* update p2, up to 7.2".
-            let base = version.without_patch_level();
-            let level_free = matches!(c.cpe.update, CpeValue::Value(_));
-            let side = |bound: &Version| match &base {
-                Some(base) if level_free || bound.without_patch_level().is_none() => base.clone(),
-                _ => version.clone(),
+            let side = |bound: &Bound| match &seen.release {
+                Some(release) if c.level_free || !bound.has_level => release,
+                _ => &seen.version,
             };
-            let above = match &c.start {
-                Some((v, true)) => side(v) >= *v,
-                Some((v, false)) => side(v) > *v,
-                None => true,
-            };
-            let below = match &c.end {
-                Some((v, true)) => side(v) <= *v,
-                Some((v, false)) => side(v) < *v,
-                None => true,
-            };
+            let above = c.start.as_ref().is_none_or(|b| {
+                if b.inclusive {
+                    *side(b) >= b.version
+                } else {
+                    *side(b) > b.version
+                }
+            });
+            let below = c.end.as_ref().is_none_or(|b| {
+                if b.inclusive {
+                    *side(b) <= b.version
+                } else {
+                    *side(b) < b.version
+                }
+            });
             (above && below).then_some(Confidence::Range)
         }
     }
 }
 
-/// "9.2p1" → "9.2"; None when there is no p-level.
-fn strip_patch_level(version: &Version) -> Option<Version> {
-    version.without_patch_level()
-}
-
-/// Evaluate a CVE's configurations for `target`; Some((confidence, rule)) when it applies.
+/// Evaluate a CVE's configurations for the target (its CPE part, canonical product and
+/// version); Some((confidence, rule)) when it applies.
 fn evaluate(
     cve: &CompiledCve,
-    target: &CpeName,
-    version: &Version,
-    context: &[CpeName],
-    aliases: &Aliases,
+    part: char,
+    product: &str,
+    seen: &Seen,
+    context: &[ContextCpe],
 ) -> Option<(Confidence, String)> {
     let mut best: Option<(Confidence, String)> = None;
     for config in &cve.configs {
         // The criterion of the target that fired, if any: the CVE must be *about* this
         // service, not merely mention a product the host also runs.
         let mut hit: Option<(Confidence, &str)> = None;
-        let node_values = config.nodes.iter().map(|node| {
-            let values = node.criteria.iter().map(|c| {
-                if aliases.same_product(&c.cpe, target) {
-                    match version_fits(c, version) {
+        let mut nodes = Gathered::default();
+        for node in &config.nodes {
+            let mut values = Gathered::default();
+            for c in &node.criteria {
+                let value = if c.cpe.part == part && c.product == product {
+                    match version_fits(c, seen) {
                         Some(conf) => {
                             if c.vulnerable && hit.is_none_or(|(h, _)| conf < h) {
                                 hit = Some((conf, &c.text));
@@ -443,34 +533,28 @@ fn evaluate(
                         }
                         None => Tri::False,
                     }
-                } else if let Some(other) = context.iter().find(|o| aliases.same_product(&c.cpe, o))
+                } else if let Some(other) = context
+                    .iter()
+                    .find(|o| o.part == c.cpe.part && o.product == c.product)
                 {
-                    match other.version.as_value().and_then(Version::parse) {
-                        Some(v) => {
-                            if version_fits(c, &v).is_some() {
-                                Tri::True
-                            } else {
-                                Tri::False
-                            }
-                        }
+                    match &other.version {
+                        Some(v) if version_fits(c, v).is_some() => Tri::True,
+                        Some(_) => Tri::False,
                         None => Tri::Unknown,
                     }
                 } else {
                     Tri::Unknown
-                }
-            });
-            let value = Tri::combine(node.operator, values.collect::<Vec<_>>().into_iter());
-            if node.negate {
-                value.not()
-            } else {
-                value
+                };
+                values.add(value);
             }
-        });
-        let value = Tri::combine(config.operator, node_values.collect::<Vec<_>>().into_iter());
-        let value = if config.negate { value.not() } else { value };
+            let value = values.combine(node.operator);
+            nodes.add(if node.negate { value.not() } else { value });
+        }
         let Some((confidence, rule)) = hit else {
             continue;
         };
+        let value = nodes.combine(config.operator);
+        let value = if config.negate { value.not() } else { value };
         let found = match value {
             Tri::True => (confidence, rule.to_string()),
             Tri::Unknown => (
