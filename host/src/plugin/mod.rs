@@ -2,6 +2,7 @@
 //! with the same [`grants`] and [`limits`], behind one interface, [`StepCode`], that built-in
 //! steps implement too.
 
+#[cfg(feature = "plugins")]
 pub mod advisory;
 pub mod grants;
 pub mod limits;

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: brulee's speed and memory, side by side with the baselines users know,
 //! measured in one run on this machine (docs/PERFORMANCE.md has the last published tables).
 //!
-//! Four benchmarks, each printing one table and writing `target/bench/NAME.json`:
+//! Five benchmarks, each printing one table and writing `target/bench/NAME.json`:
 //! - `report`: generated nmap XML → `brulee report -f json`, against Python's
 //!   `xmltodict.parse` (Flan Scan's parser) and quick-xml's bare event loop;
 //! - `cvedb`: import of every NVD 1.1 feed against reading + gunzipping them, database size,
@@ -9,7 +9,9 @@
 //! - `plugins`: per-finding cost of a Lua filter, a WASM filter and a WASM enricher, and a WASM
 //!   plugin's cold start against its compiled-component cache;
 //! - `scan`: `brulee scan` of real daemons on loopback against one bare nmap with the same
-//!   flags, against Flan Scan's one-nmap-per-target loop, and with `--parallel 4`.
+//!   flags, against Flan Scan's one-nmap-per-target loop, and with `--parallel 4`;
+//! - `merge`: `brulee merge` of 10 and 100 shard reports of 10k hosts in all, against one
+//!   run's report of the same hosts.
 //!
 //! Whole commands are timed with GNU time (median of repeated runs, peak RSS); the per-item
 //! costs (look-ups, plugin calls) are criterion micro-benchmarks in `host/benches/throughput.rs`,
@@ -17,6 +19,7 @@
 //! of each with the binaries the test build already made, so CI needs no second build.
 
 mod cvedb;
+mod merge;
 mod plugins;
 mod report_path;
 mod scan;
@@ -41,14 +44,17 @@ pub enum Benchmark {
     Plugins,
     /// End to end: brulee scan of loopback daemons against bare nmap and Flan Scan's loop.
     Scan,
+    /// brulee merge of 10 and 100 shard reports against one run's report: time and memory.
+    Merge,
 }
 
 impl Benchmark {
-    pub const ALL: [Benchmark; 4] = [
+    pub const ALL: [Benchmark; 5] = [
         Benchmark::Report,
         Benchmark::Cvedb,
         Benchmark::Plugins,
         Benchmark::Scan,
+        Benchmark::Merge,
     ];
 }
 
@@ -198,6 +204,7 @@ pub fn bench(options: Options) -> Result<()> {
             Benchmark::Cvedb => cvedb::run(&bench)?,
             Benchmark::Plugins => plugins::run(&bench)?,
             Benchmark::Scan => scan::run(&bench)?,
+            Benchmark::Merge => merge::run(&bench)?,
         };
         let json = serde_json::json!({
             "benchmark": name,
