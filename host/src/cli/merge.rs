@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{emit_report, exit, parse_report, read_report, Extras, UsageError};
 use crate::pipeline::stored::{self, DateChoice};
-use crate::report::{self, Report};
+use crate::report::{self, MergeInput, Report, Shard};
 
 /// Merge JSON reports (shards of one scan, or several scans) into one report.
 ///
@@ -78,9 +78,15 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         )
         .into());
     }
-    let mut reports = Vec::new();
+    // Each file is read twice: first only its shard (for the order and the checks), then
+    // whole when its turn comes, so that the merge never holds more than one input report.
+    let mut inputs: Vec<MergeInput<anyhow::Error>> = Vec::new();
     for file in report_files(&paths)? {
-        reports.push((file.display().to_string(), read_report(&file)?));
+        inputs.push(MergeInput {
+            name: file.display().to_string(),
+            shard: read_shard(&file)?,
+            load: Box::new(move || read_report(&file)),
+        });
     }
     if !urls.is_empty() {
         let Some(manifest) = &manifest else {
@@ -90,9 +96,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
             ))
             .into());
         };
-        reports.extend(from_buckets(manifest, &urls, args.date)?);
+        for (name, report) in from_buckets(manifest, &urls, args.date)? {
+            inputs.push(MergeInput::loaded(name, report));
+        }
     }
-    let mut merged = Report::merge(reports)?;
+    let mut merged = Report::merge_streamed(inputs)?;
     let default_formats = manifest
         .as_ref()
         .map(|m| m.formats.clone())
@@ -206,6 +214,26 @@ fn report_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
+}
+
+/// A report's `scan.shard`, without keeping the rest of it.
+fn read_shard(path: &Path) -> anyhow::Result<Option<Shard>> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        scan: HeadScan,
+    }
+    #[derive(serde::Deserialize)]
+    struct HeadScan {
+        #[serde(default)]
+        shard: Option<Shard>,
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", path.display())))?;
+    match serde_json::from_slice::<Head>(&bytes) {
+        Ok(head) => Ok(head.scan.shard),
+        // Reading it whole says what is wrong with it, and where.
+        Err(_) => read_report(path).map(|report| report.scan.shard),
+    }
 }
 
 fn show(p: &Path) -> String {

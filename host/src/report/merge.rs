@@ -91,6 +91,27 @@ fn older(shard: Shard, newer: &str) -> String {
     )
 }
 
+/// One report to merge, read only when its turn comes: a merge of many shards holds the
+/// combined report and one shard at a time, never every shard at once.
+pub struct MergeInput<'a, E> {
+    /// The report's name in errors and warnings (its file or URL).
+    pub name: String,
+    /// The report's `scan.shard`, read ahead (shards are merged in shard order).
+    pub shard: Option<Shard>,
+    pub load: Box<dyn FnOnce() -> Result<Report, E> + 'a>,
+}
+
+impl<E> MergeInput<'_, E> {
+    /// A report already in memory (fetched from a bucket, or built by a test).
+    pub fn loaded(name: String, report: Report) -> Self {
+        MergeInput {
+            name,
+            shard: report.scan.shard,
+            load: Box::new(move || Ok(report)),
+        }
+    }
+}
+
 impl Report {
     /// Merge reports (each named for errors). Scan metadata is combined (earliest start, latest
     /// end, every command, file and warning); hosts, services, findings and suppressed
@@ -99,57 +120,87 @@ impl Report {
     /// When every report is a shard of one run (`--shard I/N`), they are merged in shard order,
     /// a shard given twice is refused, and missing shards make the result partial, with a
     /// warning naming them.
-    pub fn merge(mut reports: Vec<(String, Report)>) -> Result<Report, MergeError> {
-        let missing = check_shards(&mut reports)?;
-        let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
-        let mut merged: Option<Report> = None;
-        let mut groups = GroupSet::default();
-        for (source_name, report) in reports {
-            if major(&report.schema_version) != major(SCHEMA_VERSION) {
-                return Err(MergeError::Schema {
-                    source_name,
-                    found: report.schema_version,
-                });
-            }
-            let Some(into) = merged.as_mut() else {
-                let mut first = report;
-                for group in std::mem::take(&mut first.services) {
-                    groups.add(group);
-                }
-                merged = Some(first);
-                continue;
-            };
-            let scan = report.scan;
-            into.scan.started = min_opt(into.scan.started.take(), scan.started);
-            into.scan.finished = match (into.scan.finished.take(), scan.finished) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                _ => None, // a shard that did not finish leaves the whole unfinished
-            };
-            into.scan.duration_seconds = None;
-            into.scan.nmap_version = into.scan.nmap_version.take().or(scan.nmap_version);
-            into.scan.nmap_commands.extend(scan.nmap_commands);
-            into.scan.targets.extend(scan.targets);
-            into.scan.xml_files.extend(scan.xml_files);
-            if into.scan.vulners != scan.vulners && scan.vulners == VulnersStatus::Used {
-                into.scan.vulners_note = scan.vulners_note;
-                into.scan.vulners = scan.vulners;
-            }
-            for source in scan.vuln_sources {
-                if !into.scan.vuln_sources.contains(&source) {
-                    into.scan.vuln_sources.push(source);
-                }
-            }
-            into.scan.database = into.scan.database.take().or(scan.database);
-            into.scan.complete &= scan.complete;
-            into.scan.warnings.extend(scan.warnings);
-            for group in report.services {
-                groups.add(group);
-            }
-            into.findings.extend(report.findings);
-            into.suppressed.extend(report.suppressed);
-            into.hosts.extend(report.hosts);
+    pub fn merge(reports: Vec<(String, Report)>) -> Result<Report, MergeError> {
+        let inputs = reports
+            .into_iter()
+            .map(|(name, report)| MergeInput::loaded(name, report))
+            .collect();
+        Report::merge_streamed(inputs)
+    }
+
+    /// [`Report::merge`] of reports loaded one by one, each dropped once merged.
+    pub fn merge_streamed<E: From<MergeError>>(
+        mut inputs: Vec<MergeInput<'_, E>>,
+    ) -> Result<Report, E> {
+        let missing = check_shards(&mut inputs)?;
+        let mut merger = Merger::default();
+        for input in inputs {
+            let report = (input.load)()?;
+            merger.add(input.name, report)?;
         }
-        let mut merged = merged.ok_or(MergeError::Empty)?;
+        Ok(merger.finish(missing)?)
+    }
+}
+
+/// The report merged so far, and its service groups (indexed, so that adding a report costs
+/// what the report holds, not what was merged before it).
+#[derive(Default)]
+struct Merger {
+    merged: Option<Report>,
+    groups: GroupSet,
+}
+
+impl Merger {
+    fn add(&mut self, source_name: String, report: Report) -> Result<(), MergeError> {
+        let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
+        if major(&report.schema_version) != major(SCHEMA_VERSION) {
+            return Err(MergeError::Schema {
+                source_name,
+                found: report.schema_version,
+            });
+        }
+        let Some(into) = self.merged.as_mut() else {
+            let mut first = report;
+            for group in std::mem::take(&mut first.services) {
+                self.groups.add(group);
+            }
+            self.merged = Some(first);
+            return Ok(());
+        };
+        let scan = report.scan;
+        into.scan.started = min_opt(into.scan.started.take(), scan.started);
+        into.scan.finished = match (into.scan.finished.take(), scan.finished) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None, // a shard that did not finish leaves the whole unfinished
+        };
+        into.scan.duration_seconds = None;
+        into.scan.nmap_version = into.scan.nmap_version.take().or(scan.nmap_version);
+        into.scan.nmap_commands.extend(scan.nmap_commands);
+        into.scan.targets.extend(scan.targets);
+        into.scan.xml_files.extend(scan.xml_files);
+        if into.scan.vulners != scan.vulners && scan.vulners == VulnersStatus::Used {
+            into.scan.vulners_note = scan.vulners_note;
+            into.scan.vulners = scan.vulners;
+        }
+        for source in scan.vuln_sources {
+            if !into.scan.vuln_sources.contains(&source) {
+                into.scan.vuln_sources.push(source);
+            }
+        }
+        into.scan.database = into.scan.database.take().or(scan.database);
+        into.scan.complete &= scan.complete;
+        into.scan.warnings.extend(scan.warnings);
+        for group in report.services {
+            self.groups.add(group);
+        }
+        into.findings.extend(report.findings);
+        into.suppressed.extend(report.suppressed);
+        into.hosts.extend(report.hosts);
+        Ok(())
+    }
+
+    fn finish(self, missing: Option<(Vec<usize>, usize)>) -> Result<Report, MergeError> {
+        let mut merged = self.merged.ok_or(MergeError::Empty)?;
         // The merge is not a shard: a later merge from a bucket must not take it for one.
         merged.scan.shard = None;
         if let Some((missing, count)) = missing {
@@ -167,7 +218,7 @@ impl Report {
                 )
             });
         }
-        merged.services = groups.into_groups();
+        merged.services = self.groups.into_groups();
         merged.scan.vuln_sources.sort();
         let time = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339(t).ok());
         merged.scan.duration_seconds =
@@ -182,10 +233,10 @@ impl Report {
 
 /// When all reports are shards of one count N: sort them by index, refuse an index given
 /// twice, and return the missing indexes (with N) if any.
-fn check_shards(
-    reports: &mut [(String, Report)],
+fn check_shards<E>(
+    inputs: &mut [MergeInput<'_, E>],
 ) -> Result<Option<(Vec<usize>, usize)>, MergeError> {
-    let shards: Option<Vec<Shard>> = reports.iter().map(|(_, r)| r.scan.shard).collect();
+    let shards: Option<Vec<Shard>> = inputs.iter().map(|i| i.shard).collect();
     let Some(shards) = shards else {
         return Ok(None);
     };
@@ -195,13 +246,13 @@ fn check_shards(
     if shards.iter().any(|s| s.count != count) {
         return Ok(None);
     }
-    reports.sort_by_key(|(_, r)| r.scan.shard.map(|s| s.index));
-    for pair in reports.windows(2) {
-        if pair[0].1.scan.shard == pair[1].1.scan.shard {
+    inputs.sort_by_key(|i| i.shard.map(|s| s.index));
+    for pair in inputs.windows(2) {
+        if pair[0].shard == pair[1].shard {
             return Err(MergeError::ShardTwice {
-                shard: pair[0].1.scan.shard.expect("all are shards"),
-                first: pair[0].0.clone(),
-                second: pair[1].0.clone(),
+                shard: pair[0].shard.expect("all are shards"),
+                first: pair[0].name.clone(),
+                second: pair[1].name.clone(),
             });
         }
     }

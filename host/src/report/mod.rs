@@ -23,7 +23,7 @@ use crate::vulndb::{Matcher, StoreError};
 pub use brulee_reports::UserTemplate;
 pub use builder::{CompactReport, ReportBuilder};
 pub use diff::{Diff, EndpointDiff};
-pub use merge::{latest_shard_set, MergeError, ShardSet};
+pub use merge::{latest_shard_set, MergeError, MergeInput, ShardSet};
 pub use render::{
     render, render_user_template, write_json, write_reports, RenderError, WriteError, FORMATS_HELP,
 };
