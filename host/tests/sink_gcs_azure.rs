@@ -563,20 +563,17 @@ fn azure_blob_reads_stored_reports_back_for_brulee_merge() {
 fn advisory_db(dir: &Path) -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let db = dir.join("cve.sqlite");
-    let result = run(brulee()
-        .args(["db", "import", "--db"])
-        .arg(&db)
-        .args(
-            [
-                "fixtures/nvd/nvd2_openssh.json.gz",
-                "fixtures/nvd/nvd2_nginx.json.gz",
-                "fixtures/nvd/nvd2_recent_debian12.json.gz",
-                "../shared/data/kev/known_exploited_vulnerabilities.json",
-                "fixtures/advisories/epss_scores-2026-01-30-subset.csv",
-                "fixtures/advisories/distro",
-            ]
-            .map(|p| repo.join(p)),
-        ));
+    let result = run(brulee().args(["db", "import", "--db"]).arg(&db).args(
+        [
+            "fixtures/nvd/nvd2_openssh.json.gz",
+            "fixtures/nvd/nvd2_nginx.json.gz",
+            "fixtures/nvd/nvd2_recent_debian12.json.gz",
+            "../shared/data/kev/known_exploited_vulnerabilities.json",
+            "fixtures/advisories/epss_scores-2026-01-30-subset.csv",
+            "fixtures/advisories/distro",
+        ]
+        .map(|p| repo.join(p)),
+    ));
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     db
 }
@@ -592,8 +589,14 @@ fn one_manifest_scans_filters_backports_marks_kev_and_epss_and_delivers_to_three
     use testkit::{LoopbackService, ServiceKind};
     const S3_KEY: (&str, &str) = ("brulee-acceptance", "brulee-acceptance-secret");
     let tools = tools();
-    let ssh = started(LoopbackService::start(ServiceKind::Ssh, "127.0.0.41".parse().unwrap()));
-    let nginx = started(LoopbackService::start(ServiceKind::Http, "127.0.0.42".parse().unwrap()));
+    let ssh = started(LoopbackService::start(
+        ServiceKind::Ssh,
+        "127.0.0.41".parse().unwrap(),
+    ));
+    let nginx = started(LoopbackService::start(
+        ServiceKind::Http,
+        "127.0.0.42".parse().unwrap(),
+    ));
     let s3 = started(testkit::storage::start_s3s_fs(S3_KEY.0, S3_KEY.1));
     std::fs::create_dir_all(s3.dir().join("data").join(BUCKET)).unwrap();
     let gcs = started(gcs_azure::gcs_emulator(&tools, BUCKET));
@@ -666,14 +669,22 @@ endpoint = "{s3_url}"
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     let report = read_json(&live.join("report.json"));
     let suppressed = report["suppressed"].as_array().unwrap();
-    let fixed: Vec<&str> = suppressed.iter().map(|s| s["cve"].as_str().unwrap()).collect();
+    let fixed: Vec<&str> = suppressed
+        .iter()
+        .map(|s| s["cve"].as_str().unwrap())
+        .collect();
     for cve in ["CVE-2024-6387", "CVE-2023-38408", "CVE-2023-51385"] {
         assert!(fixed.contains(&cve), "{cve} is not suppressed: {fixed:?}");
     }
     assert!(suppressed.iter().all(|s| s["step"] == "distro-backports"
-        && s["reason"].as_str().unwrap().starts_with("fixed in Debian bookworm 1:9.2p1-2+deb12u")));
+        && s["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("fixed in Debian bookworm 1:9.2p1-2+deb12u")));
     let kept = report["findings"].as_array().unwrap();
-    assert!(kept.iter().any(|f| f["epss"].is_number() && f["epss_percentile"].is_number()));
+    assert!(kept
+        .iter()
+        .any(|f| f["epss"].is_number() && f["epss_percentile"].is_number()));
     assert!(report["services"]
         .as_array()
         .unwrap()
@@ -695,9 +706,16 @@ endpoint = "{s3_url}"
     let first = &report["findings"][0];
     assert_eq!(
         (&first["cve"], &first["kev"], &first["priority"]),
-        (&serde_json::json!("CVE-2023-44487"), &serde_json::json!(true), &serde_json::json!(90.0))
+        (
+            &serde_json::json!("CVE-2023-44487"),
+            &serde_json::json!(true),
+            &serde_json::json!(90.0)
+        )
     );
-    assert!(first["epss"].is_number() && first["epss_percentile"].is_number(), "{first}");
+    assert!(
+        first["epss"].is_number() && first["epss_percentile"].is_number(),
+        "{first}"
+    );
 
     // Every store holds both runs' report.tex and report.json, read back by the real clients.
     let from_s3 = dir.path().join("from-s3");
@@ -705,7 +723,10 @@ endpoint = "{s3_url}"
     let copy = run(started(aws)
         .args(["s3", "cp", "--recursive", &format!("s3://{BUCKET}/")])
         .arg(&from_s3));
-    assert!(copy.status.success(), "the AWS CLI could not read the bucket");
+    assert!(
+        copy.status.success(),
+        "the AWS CLI could not read the bucket"
+    );
     let from_gcs = dir.path().join("from-gcs");
     gcs_read_back(&gcs, &from_gcs);
     let from_azure = dir.path().join("from-azure");
@@ -720,7 +741,11 @@ endpoint = "{s3_url}"
             from_azure.to_str().unwrap(),
         ],
     );
-    for (store, root) in [("s3", &from_s3), ("gcs", &from_gcs), ("azure-blob", &from_azure)] {
+    for (store, root) in [
+        ("s3", &from_s3),
+        ("gcs", &from_gcs),
+        ("azure-blob", &from_azure),
+    ] {
         for out in [&live, &vulners] {
             let local = read_json(&out.join("report.json"));
             let date = &local["scan"]["started"].as_str().unwrap()[..10];

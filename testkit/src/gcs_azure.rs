@@ -27,7 +27,10 @@ pub fn tools_dir(target: &Path) -> PathBuf {
 
 /// The venv with the GCS emulator, the Python clients and `cryptography`.
 pub fn venv_python(tools: &Path) -> Result<PathBuf, Error> {
-    installed(tools.join("venv-gcs/bin/python"), "the venv-gcs Python venv")
+    installed(
+        tools.join("venv-gcs/bin/python"),
+        "the venv-gcs Python venv",
+    )
 }
 
 fn installed(path: PathBuf, tool: &'static str) -> Result<PathBuf, Error> {
@@ -50,10 +53,7 @@ pub struct StorageServer {
 impl StorageServer {
     /// Runs `command(dir, port)` with a fresh folder and a free port, and returns once the
     /// port accepts connections.
-    fn start(
-        name: &'static str,
-        command: impl Fn(&Path, u16) -> Command,
-    ) -> Result<Self, Error> {
+    fn start(name: &'static str, command: impl Fn(&Path, u16) -> Command) -> Result<Self, Error> {
         let tempdir = tempfile::Builder::new()
             .prefix(&format!("testkit-{name}-"))
             .tempdir()

@@ -122,7 +122,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
     let mut report = compact.into_report();
     let baseline = args.baseline.as_deref().map(read_report).transpose()?;
     let db = args.db.for_plugins(args.no_db);
-    super::process_report(manifest.as_ref(), &mut report, baseline.as_ref(), db.as_deref())?;
+    super::process_report(
+        manifest.as_ref(),
+        &mut report,
+        baseline.as_ref(),
+        db.as_deref(),
+    )?;
     let output = args
         .output
         .clone()

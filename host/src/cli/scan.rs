@@ -392,7 +392,12 @@ pub async fn run(args: ScanArgs) -> anyhow::Result<u8> {
         .map(|(index, count)| report::Shard { index, count });
     report.steps = source_records;
     let db = args.db.for_plugins(args.no_db);
-    super::process_report(manifest.as_ref(), &mut report, baseline.as_ref(), db.as_deref())?;
+    super::process_report(
+        manifest.as_ref(),
+        &mut report,
+        baseline.as_ref(),
+        db.as_deref(),
+    )?;
     let written = write_outputs(&report, &output, &formats, &templates, args.extras.pdf)?;
     if let Some(manifest) = &manifest {
         // Sinks run last: the raw XML and every report are on disk, so a failing sink loses

@@ -207,7 +207,6 @@ impl Tri {
             Tri::Unknown => Tri::Unknown,
         }
     }
-
 }
 
 /// The values an AND or OR node combines, gathered one by one (no list to allocate).

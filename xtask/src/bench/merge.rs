@@ -76,7 +76,8 @@ pub fn run(bench: &Bench) -> Result<Vec<Table>> {
         ));
     }
     table.note(
-        "each merge's summary (hosts, services, findings) is checked equal to the one run's".to_string(),
+        "each merge's summary (hosts, services, findings) is checked equal to the one run's"
+            .to_string(),
     );
     Ok(vec![table])
 }
