@@ -26,16 +26,6 @@ const SCOPE: &str = "https://www.googleapis.com/auth/compute.readonly";
 /// Page 1's `nextPageToken` in the fixture.
 const PAGE_2_TOKEN: &str = "Cg5icnVsZWUtdGVzdC0yEgdwYWdlLTI";
 
-fn require_plugin() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm/wasm32-wasip2/release/gcp_compute.wasm");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask plugins` first",
-        path.display()
-    );
-}
-
 fn tools() -> PathBuf {
     // target/<profile>/brulee → target
     let target = Path::new(env!("CARGO_BIN_EXE_brulee"))
@@ -230,7 +220,7 @@ fn set(addresses: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn gcp_compute_lists_running_instances_by_label_zone_and_address_kind_without_scanning() {
-    require_plugin();
+    require_plugin("gcp-compute");
     let account = started(ServiceAccount::start_for_scope(&tools(), SCOPE));
     let api = ComputeApi::start(&account.token);
     let dir = tempfile::tempdir().unwrap();
@@ -336,7 +326,7 @@ fn gcp_compute_lists_running_instances_by_label_zone_and_address_kind_without_sc
 
 #[test]
 fn gcp_compute_with_a_wrong_token_says_which_credential_and_step_failed() {
-    require_plugin();
+    require_plugin("gcp-compute");
     let api = ComputeApi::start("ya29.the-right-one");
     let dir = tempfile::tempdir().unwrap();
     let result = list_targets(
@@ -364,7 +354,7 @@ fn gcp_compute_with_a_wrong_token_says_which_credential_and_step_failed() {
 
 #[test]
 fn gcp_compute_with_a_key_the_token_endpoint_refuses_says_so_before_listing() {
-    require_plugin();
+    require_plugin("gcp-compute");
     let account = started(ServiceAccount::start_for_scope(&tools(), SCOPE));
     let wrong = started(ServiceAccount::other_private_key(&tools()));
     let api = ComputeApi::start(&account.token);
@@ -398,7 +388,7 @@ fn gcp_compute_with_a_key_the_token_endpoint_refuses_says_so_before_listing() {
 
 #[test]
 fn gcp_compute_without_a_project_says_what_to_set() {
-    require_plugin();
+    require_plugin("gcp-compute");
     let api = ComputeApi::start("ya29.unused");
     let dir = tempfile::tempdir().unwrap();
     let result = list_targets(
