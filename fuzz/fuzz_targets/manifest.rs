@@ -18,7 +18,7 @@ impl PluginCatalog for Shipped {
             .then(|| PathBuf::from(format!("/nonexistent/plugins/{name}.wasm")))
     }
     fn names(&self) -> Vec<String> {
-        ["webhook", "s3", "gcs", "azure-blob", "aws-ec2"]
+        ["webhook", "s3", "gcs", "azure-blob", "aws-ec2", "gcp-compute"]
             .map(String::from)
             .to_vec()
     }

@@ -19,17 +19,6 @@ const ACCESS_KEY: &str = "brulee-test";
 const SECRET_KEY: &str = "brulee-test-secret-key";
 const BUCKET: &str = "scans";
 
-fn require_plugin(name: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm/wasm32-wasip2/release")
-        .join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask plugins` first",
-        path.display()
-    );
-}
-
 fn started<T>(result: Result<T, testkit::Error>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
 }

@@ -2,7 +2,9 @@
 only if its RS256 signature verifies with the test's public key and its claims are right.
 
     python oauth_token_endpoint.py keygen DIR      # writes DIR/private.pem (PKCS#8), DIR/public.pem
-    python oauth_token_endpoint.py serve PORT PUBLIC_PEM TOKEN LOG
+    python oauth_token_endpoint.py serve PORT PUBLIC_PEM TOKEN LOG [SCOPE]
+
+SCOPE is the one scope a grant may ask for (default: GCS read-write, the gcs sink's).
 
 Every decision is one line in LOG: "GRANTED iss=... scope=..." or "REJECTED <why>". The GCS
 emulator checks no credentials, so this log is the evidence that the sink's grant was valid.
@@ -36,7 +38,7 @@ def unb64(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def check_grant(form, public_key, audience):
+def check_grant(form, public_key, audience, scope):
     """The claims of a valid grant, or ValueError saying what is wrong."""
     if form.get("grant_type") != [GRANT_TYPE]:
         raise ValueError(f"grant_type is {form.get('grant_type')}")
@@ -54,14 +56,14 @@ def check_grant(form, public_key, audience):
     now = time.time()
     if claims.get("aud") != audience:
         raise ValueError(f"aud is {claims.get('aud')}, not {audience}")
-    if claims.get("scope") != SCOPE:
+    if claims.get("scope") != scope:
         raise ValueError(f"scope is {claims.get('scope')}")
     if not (claims.get("iat", 0) - 60 <= now < claims.get("exp", 0) <= claims["iat"] + 3600):
         raise ValueError(f"iat/exp {claims.get('iat')}/{claims.get('exp')} do not cover now")
     return claims
 
 
-def serve(port, public_pem, token, log_path):
+def serve(port, public_pem, token, log_path, scope):
     with open(public_pem, "rb") as f:
         public_key = serialization.load_pem_public_key(f.read())
     audience = f"http://127.0.0.1:{port}/token"
@@ -73,7 +75,8 @@ def serve(port, public_pem, token, log_path):
             try:
                 if self.path != "/token":
                     raise ValueError(f"no such path {self.path}")
-                claims = check_grant(urllib.parse.parse_qs(body.decode()), public_key, audience)
+                claims = check_grant(urllib.parse.parse_qs(body.decode()), public_key, audience,
+                                     scope)
             except Exception as e:
                 log.write(f"REJECTED {e}\n")
                 self.answer(400, {"error": "invalid_grant", "error_description": str(e)})
@@ -99,4 +102,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "keygen":
         keygen(sys.argv[2])
     else:
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5],
+              sys.argv[6] if len(sys.argv) > 6 else SCOPE)

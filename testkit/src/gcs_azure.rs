@@ -179,7 +179,16 @@ pub struct ServiceAccount {
 impl ServiceAccount {
     pub const EMAIL: &'static str = "scanner@brulee-test.iam.gserviceaccount.com";
 
+    /// The scope the gcs sink asks for.
+    pub const GCS_SCOPE: &'static str = "https://www.googleapis.com/auth/devstorage.read_write";
+
+    /// An account whose token endpoint grants the gcs sink's scope.
     pub fn start(tools: &Path) -> Result<Self, Error> {
+        Self::start_for_scope(tools, Self::GCS_SCOPE)
+    }
+
+    /// An account whose token endpoint grants a token only to grants asking for `scope`.
+    pub fn start_for_scope(tools: &Path, scope: &str) -> Result<Self, Error> {
         let python = venv_python(tools)?;
         let keys = keygen(&python)?;
         let script = keys.path().join("oauth_token_endpoint.py");
@@ -193,7 +202,8 @@ impl ServiceAccount {
                 .arg(port.to_string())
                 .arg(&public)
                 .arg(&token)
-                .arg(dir.join("grants.log"));
+                .arg(dir.join("grants.log"))
+                .arg(scope);
             command
         })?;
         Ok(ServiceAccount {

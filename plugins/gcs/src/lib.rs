@@ -14,14 +14,13 @@
 //! read back (the `results` interface, for `brulee merge gs://BUCKET/PREFIX/`) by listing
 //! objects with a prefix and downloading them (`alt=media`).
 
-mod auth;
-
 use brulee_sdk::http::{Request, Response};
 use brulee_sdk::{Artifact, Level, Results, Sink, StoredReport};
 use sink_upload::{percent_encode, Layout, Listing, Retry, ScanPlace};
 
 const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
-const DEFAULT_CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS_JSON";
+/// What uploading to a bucket and reading it back needs (objects, not bucket settings).
+const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 /// The JSON API wants resumable chunks in multiples of 256 KiB (all but the last).
 const CHUNK_UNIT: usize = 256 << 10;
 
@@ -134,21 +133,12 @@ fn open_store() -> Result<(Bucket, Layout), String> {
 }
 
 fn access_token(config: &Config, retry: &Retry) -> Result<String, String> {
-    if let Some(name) = &config.token_env {
-        return brulee_sdk::env(name)?
-            .filter(|t| !t.is_empty())
-            .ok_or(format!("config.token_env names {name}, which is not set"));
-    }
-    let name = config
-        .credentials_env
-        .as_deref()
-        .unwrap_or(DEFAULT_CREDENTIALS_ENV);
-    let json = brulee_sdk::env(name)
-        .map_err(|e| format!("{e} (the service-account key JSON is read from {name}: grant it with env = [\"{name}\"], or set config.token_env)"))?
-        .ok_or(format!(
-            "{name} is not set: it must hold the service-account key JSON (or set config.token_env to a variable holding an access token)"
-        ))?;
-    auth::ServiceAccountKey::parse(&json, name)?.access_token(config.token_uri.as_deref(), retry)
+    gcp_auth::Credential::from_env(
+        config.token_env.as_deref(),
+        config.credentials_env.as_deref(),
+        brulee_sdk::env,
+    )?
+    .access_token(SCOPE, config.token_uri.as_deref(), retry)
 }
 
 struct Bucket {
