@@ -1,7 +1,9 @@
 //! The version comparators: NVD's (`Version`, for version ranges) and dpkg's, which
 //! Lua plugins call (`brulee.version_compare`). Up to three versions, one per line: parsing
 //! never panics, and both comparisons are total orders (reflexive, antisymmetric,
-//! transitive), which sorting and range checks depend on.
+//! transitive), which sorting and range checks depend on; and two versions share a key
+//! (`Version::key`, the CVE matcher's index) exactly when they compare equal, and a key
+//! reads back as its version.
 
 #![no_main]
 
@@ -43,4 +45,13 @@ fuzz_target!(|data: &[u8]| {
         let _ = v.without_patch_level();
     }
     assert_total_order(&versions, Version::cmp);
+    for a in &versions {
+        for b in &versions {
+            assert_eq!(a == b, a.key() == b.key(), "{a:?} and {b:?}: keys disagree with ==");
+        }
+        match Version::from_key(&a.key()) {
+            Some(back) => assert_eq!(&back, a, "{a:?}'s key reads back as another version"),
+            None => panic!("{a:?}'s key {:?} does not read back", a.key()),
+        }
+    }
 });

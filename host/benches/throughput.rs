@@ -98,7 +98,22 @@ fn plugin(c: &mut Criterion) {
     };
     let wasm = root().join("target/wasm/wasm32-wasip2/release");
     let lua = root().join("fixtures/plugins/lua/accepted-risk.lua");
+    let dir = tempfile::tempdir().unwrap();
+    // The floor: the same filter built into brulee, so that the pipeline's own work (loading,
+    // applying verdicts, recounting the report) can be told from what a plugin adds.
+    let accepted = dir.path().join("accepted-risk.toml");
+    std::fs::write(
+        &accepted,
+        "[[accept]]\nids = [\"none\"]\nuntil = \"2999-12-31\"\nreason = \"bench\"\n",
+    )
+    .unwrap();
     let steps = [
+        (
+            "builtin-filter",
+            format!(
+                "[[filter]]\nbuiltin = \"accepted-risk\"\nconfig = {{ path = {accepted:?} }}\n"
+            ),
+        ),
         (
             "lua-filter",
             format!("[[filter]]\nlua = {lua:?}\nconfig = {{ ids = [\"none\"] }}\n"),
@@ -118,7 +133,6 @@ fn plugin(c: &mut Criterion) {
             ),
         ),
     ];
-    let dir = tempfile::tempdir().unwrap();
     // A cache of our own: the first run compiles, every measured one is a cache hit.
     std::env::set_var("BRULEE_CACHE_DIR", dir.path().join("cache"));
     let report = report_with(n);

@@ -270,7 +270,7 @@ fn open_database(
         return Ok(None);
     }
     let store = crate::vulndb::Store::open(&path)?;
-    if store.status()?.cves == 0 {
+    if store.summary()?.cves == 0 {
         warnings.push(format!(
             "the offline CVE database at {} is empty: {how}",
             path.display()
@@ -282,14 +282,14 @@ fn open_database(
 
 /// What a report says about the database it used.
 fn database_info(store: &crate::vulndb::Store) -> anyhow::Result<crate::report::DatabaseInfo> {
-    let status = store.status()?;
+    let summary = store.summary()?;
     Ok(crate::report::DatabaseInfo {
-        path: status.path,
-        cves: status.cves,
-        kev_entries: status.kev_entries,
-        newest_modified: status.newest_modified,
-        last_import: status.last_import,
-        epss_date: status.epss_date,
+        path: summary.path,
+        cves: summary.cves,
+        kev_entries: summary.kev_entries,
+        newest_modified: summary.newest_modified,
+        last_import: summary.last_import,
+        epss_date: summary.epss_date,
     })
 }
 

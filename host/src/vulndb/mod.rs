@@ -19,7 +19,7 @@ pub mod version;
 use std::path::PathBuf;
 
 pub use matcher::{Confidence, DbMatch, Matcher, Verdict};
-pub use store::{AdvisoryTable, Status, Store, StoreError};
+pub use store::{AdvisoryTable, Status, Store, StoreError, Summary};
 
 /// Where the database lives: `--db`, else `BRULEE_DB`, else the user's data directory
 /// (`$XDG_DATA_HOME/brulee/cve.sqlite`, by default `~/.local/share/brulee/cve.sqlite`).

@@ -1,11 +1,13 @@
 //! The embedded CVE database: one SQLite file a user can open with `sqlite3`.
 //!
 //! Tables: `cve` (one row per CVE, its configurations as compact JSON), `cve_product` (which
-//! CVEs name a vendor:product in a vulnerable criterion: the index matching starts from),
+//! CVEs name a vendor:product in a vulnerable criterion, and which versions of it: the index
+//! matching starts from, so that a look-up reads and compiles only the CVEs that can apply),
 //! `kev` (CISA's catalog), `epss` (FIRST's scores; their date and model in `meta`),
 //! `distro_fix` (what Debian and Ubuntu say about a CVE in a package of a release, one row per
 //! document that said it), `import` (what was imported when) and `meta`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -13,10 +15,12 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::cpe::CpeName;
 use super::distro::{DistroFix, FixStatus};
 use super::epss::{EpssHeader, EpssScore};
+use super::matcher::Reach;
 use super::nvd::{CveRecord, KevEntry};
 
-/// Bumped when the tables change; an older file is refused with a hint to re-import.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped when the tables change; an older file is migrated where that is possible, refused
+/// with a hint to re-import where not.
+const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +55,17 @@ pub struct Status {
     pub last_import: Option<String>,
     pub sources: Vec<String>,
     pub size_bytes: u64,
+}
+
+/// The few figures a report gives of its database.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub path: String,
+    pub cves: u64,
+    pub kev_entries: u64,
+    pub newest_modified: Option<String>,
+    pub last_import: Option<String>,
+    pub epss_date: Option<String>,
 }
 
 /// What one upsert did.
@@ -92,10 +107,16 @@ impl Store {
                  cvss_vector TEXT,
                  refs TEXT NOT NULL,
                  configurations TEXT NOT NULL);
+             -- How fresh the data is, read by every report: without it that is a walk over
+             -- the whole table (hundreds of MB), and the largest cost of a small report.
+             CREATE INDEX IF NOT EXISTS cve_by_modified ON cve (last_modified);
              CREATE TABLE IF NOT EXISTS cve_product (
                  vendor TEXT NOT NULL,
                  product TEXT NOT NULL,
                  cve_id TEXT NOT NULL,
+                 -- The versions its vulnerable criteria of the product can match, space-
+                 -- separated: a version, '~FROM~TO' for a range, '*' for any (matcher::Reach).
+                 versions TEXT NOT NULL DEFAULT '*',
                  PRIMARY KEY (vendor, product, cve_id)) WITHOUT ROWID;
              CREATE INDEX IF NOT EXISTS cve_product_by_cve ON cve_product (cve_id);
              CREATE TABLE IF NOT EXISTS kev (
@@ -139,6 +160,14 @@ impl Store {
                 .map_err(sqlite)?;
             }
             Some(v) if v == SCHEMA_VERSION => {}
+            // Schema 1 had no versions per product row: '*' (a range) makes every such CVE a
+            // candidate, as before, until a re-import fills them in.
+            Some(1) => conn
+                .execute_batch(
+                    "ALTER TABLE cve_product ADD COLUMN versions TEXT NOT NULL DEFAULT '*';
+                     UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+                )
+                .map_err(sqlite)?,
             Some(v) => {
                 return Err(StoreError::Schema {
                     path: path.to_path_buf(),
@@ -205,25 +234,36 @@ impl Store {
         Ok(value)
     }
 
+    fn count(&self, sql: &str) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.error(e))
+    }
+
+    fn newest(&self, sql: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(sql, [], |r| r.get::<_, Option<String>>(0))
+            .map_err(|e| self.error(e))
+    }
+
+    /// What a report says of the database: answered from indexes, in a few milliseconds
+    /// even for a whole NVD ([`Store::status`] also walks the product table).
+    pub fn summary(&self) -> Result<Summary, StoreError> {
+        Ok(Summary {
+            path: self.path.display().to_string(),
+            cves: self.count("SELECT count(*) FROM cve")?,
+            kev_entries: self.count("SELECT count(*) FROM kev")?,
+            newest_modified: self.newest("SELECT max(last_modified) FROM cve")?,
+            last_import: self.newest("SELECT max(imported_at) FROM import")?,
+            epss_date: self.meta("epss_date")?,
+        })
+    }
+
     pub fn status(&self) -> Result<Status, StoreError> {
-        let count = |sql: &str| -> Result<u64, StoreError> {
-            self.conn
-                .query_row(sql, [], |r| r.get::<_, i64>(0))
-                .map(|n| n as u64)
-                .map_err(|e| self.error(e))
-        };
-        let newest_modified = self
-            .conn
-            .query_row("SELECT max(last_modified) FROM cve", [], |r| {
-                r.get::<_, Option<String>>(0)
-            })
-            .map_err(|e| self.error(e))?;
-        let last_import = self
-            .conn
-            .query_row("SELECT max(imported_at) FROM import", [], |r| {
-                r.get::<_, Option<String>>(0)
-            })
-            .map_err(|e| self.error(e))?;
+        let count = |sql: &str| self.count(sql);
+        let newest_modified = self.newest("SELECT max(last_modified) FROM cve")?;
+        let last_import = self.newest("SELECT max(imported_at) FROM import")?;
         let mut stmt = self
             .conn
             .prepare(
@@ -273,47 +313,73 @@ impl Store {
         })
     }
 
+    /// The CVEs naming `vendor:product` in a vulnerable criterion, each with the versions
+    /// those criteria name (`versions` of `cve_product`).
+    pub fn product_cves(
+        &self,
+        vendor: &str,
+        product: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT cve_id, versions FROM cve_product WHERE vendor = ?1 AND product = ?2",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map(params![vendor, product], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.error(e))?;
+        Ok(rows)
+    }
+
+    /// The stored record of one CVE.
+    pub fn record(&self, id: &str) -> Result<Option<CveRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, published, last_modified, description, cvss_version, cvss_score,
+                        cvss_vector, refs, configurations
+                 FROM cve WHERE id = ?1",
+            )
+            .map_err(|e| self.error(e))?;
+        stmt.query_row([id], |r| {
+            let cvss_version: Option<String> = r.get(4)?;
+            let refs: String = r.get(7)?;
+            let configurations: String = r.get(8)?;
+            Ok(CveRecord {
+                id: r.get(0)?,
+                published: r.get(1)?,
+                last_modified: r.get(2)?,
+                description: r.get(3)?,
+                cvss: match (cvss_version, r.get::<_, Option<f64>>(5)?) {
+                    (Some(version), Some(score)) => Some(super::nvd::Cvss {
+                        version,
+                        score,
+                        vector: r.get(6)?,
+                    }),
+                    _ => None,
+                },
+                references: serde_json::from_str(&refs).unwrap_or_default(),
+                configurations: serde_json::from_str(&configurations).unwrap_or_default(),
+                rejected: false,
+            })
+        })
+        .optional()
+        .map_err(|e| self.error(e))
+    }
+
     /// The stored records of every CVE naming `vendor:product` in a vulnerable criterion.
     pub fn records_for_product(
         &self,
         vendor: &str,
         product: &str,
     ) -> Result<Vec<CveRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT c.id, c.published, c.last_modified, c.description, c.cvss_version, c.cvss_score,
-                        c.cvss_vector, c.refs, c.configurations
-                 FROM cve_product p JOIN cve c ON c.id = p.cve_id
-                 WHERE p.vendor = ?1 AND p.product = ?2",
-            )
-            .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map(params![vendor, product], |r| {
-                let cvss_version: Option<String> = r.get(4)?;
-                let refs: String = r.get(7)?;
-                let configurations: String = r.get(8)?;
-                Ok(CveRecord {
-                    id: r.get(0)?,
-                    published: r.get(1)?,
-                    last_modified: r.get(2)?,
-                    description: r.get(3)?,
-                    cvss: match (cvss_version, r.get::<_, Option<f64>>(5)?) {
-                        (Some(version), Some(score)) => Some(super::nvd::Cvss {
-                            version,
-                            score,
-                            vector: r.get(6)?,
-                        }),
-                        _ => None,
-                    },
-                    references: serde_json::from_str(&refs).unwrap_or_default(),
-                    configurations: serde_json::from_str(&configurations).unwrap_or_default(),
-                    rejected: false,
-                })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.error(e))?;
-        Ok(rows)
+        let mut records = Vec::new();
+        for (id, _) in self.product_cves(vendor, product)? {
+            records.extend(self.record(&id)?);
+        }
+        Ok(records)
     }
 
     /// Fold the write-ahead log back into the database file, so that after a large import
@@ -514,22 +580,28 @@ impl Writer<'_> {
                 .prepare_cached("DELETE FROM cve_product WHERE cve_id = ?1")?
                 .execute([&record.id])?;
         }
-        let mut products: Vec<(String, String)> = record
+        // Per vendor:product, what versions its vulnerable criteria can match.
+        let mut products: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for m in record
             .configurations
             .iter()
             .flat_map(|c| &c.nodes)
             .flat_map(|n| &n.matches)
             .filter(|m| m.vulnerable)
-            .filter_map(|m| CpeName::parse(&m.criteria).ok())
-            .map(|c| (c.vendor, c.product))
-            .collect();
-        products.sort();
-        products.dedup();
+        {
+            let Ok(cpe) = CpeName::parse(&m.criteria) else {
+                continue;
+            };
+            let token = Reach::of(m, &cpe).token();
+            let versions = products.entry((cpe.vendor, cpe.product)).or_default();
+            versions.extend(token);
+        }
         let mut insert = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO cve_product (vendor, product, cve_id) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO cve_product (vendor, product, cve_id, versions) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (vendor, product) in products {
-            insert.execute(params![vendor, product, record.id])?;
+        for ((vendor, product), versions) in products {
+            let versions = versions.into_iter().collect::<Vec<_>>().join(" ");
+            insert.execute(params![vendor, product, record.id, versions])?;
         }
         Ok(if existing.is_some() {
             Upsert::Replaced

@@ -13,9 +13,27 @@ use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Run {
-    /// Digits without their leading zeros (zero is empty): numbers of any length.
-    Num(String),
-    Word(String),
+    /// Digits without their leading zeros (zero is empty): numbers of any length; and the
+    /// value when it fits in 64 bits, which compares faster (the CVE matcher compares a lot).
+    Num(String, Option<u64>),
+    /// Letters, and their rank when they are a pre-release word.
+    Word(String, Option<usize>),
+}
+
+impl Run {
+    fn num(digits: String) -> Run {
+        let value = (digits.len() <= 19).then(|| digits.parse().unwrap_or(0));
+        Run::Num(digits, value)
+    }
+
+    fn word(letters: String) -> Run {
+        let rank = pre_release_rank(&letters);
+        Run::Word(letters, rank)
+    }
+
+    fn is_zero(&self) -> bool {
+        matches!(self, Run::Num(n, _) if n.is_empty())
+    }
 }
 
 /// A parsed version; compare with `Ord`.
@@ -54,14 +72,14 @@ impl Version {
                     }
                     chars.next();
                 }
-                runs.push(Run::Num(digits));
+                runs.push(Run::num(digits));
             } else if c.is_ascii_alphabetic() {
                 let mut word = String::new();
                 while let Some(&c) = chars.peek().filter(|c| c.is_ascii_alphabetic()) {
                     word.push(c);
                     chars.next();
                 }
-                runs.push(Run::Word(word));
+                runs.push(Run::word(word));
             } else {
                 chars.next(); // separators: . - _ + ~ …
             }
@@ -69,7 +87,7 @@ impl Version {
                 return None;
             }
         }
-        if !runs.iter().any(|r| matches!(r, Run::Num(_))) {
+        if !runs.iter().any(|r| matches!(r, Run::Num(..))) {
             return None;
         }
         Some(Version { runs, at_least })
@@ -77,10 +95,61 @@ impl Version {
 }
 
 impl Version {
+    /// A text that two versions share exactly when they compare equal (`1.0` and `1.0.0`,
+    /// `9.2P1` and `9.2p1`), and that parses back to an equal version: the runs without
+    /// trailing zeros, joined by dots (zero written `0`, and no runs at all as `0`). Runs never
+    /// hold a dot, so the text gives back the runs ([`Version::from_key`]). Equality by this
+    /// text is a string comparison, and it can key a map or a database column.
+    pub fn key(&self) -> String {
+        let end = self
+            .runs
+            .iter()
+            .rposition(|r| !r.is_zero())
+            .map_or(0, |i| i + 1);
+        if end == 0 {
+            return "0".into();
+        }
+        let mut key = String::new();
+        for (i, run) in self.runs[..end].iter().enumerate() {
+            if i > 0 {
+                key.push('.');
+            }
+            key.push_str(match run {
+                Run::Num(n, _) if n.is_empty() => "0",
+                Run::Num(n, _) | Run::Word(n, _) => n,
+            });
+        }
+        key
+    }
+
+    /// The version a [`Version::key`] was made from; `None` for a text no key has.
+    pub fn from_key(key: &str) -> Option<Version> {
+        let mut runs = Vec::new();
+        for run in key.split('.') {
+            runs.push(match run {
+                "0" => Run::num(String::new()),
+                n if n.bytes().all(|b| b.is_ascii_digit())
+                    && !n.starts_with('0')
+                    && !n.is_empty() =>
+                {
+                    Run::num(n.into())
+                }
+                w if w.bytes().all(|b| b.is_ascii_lowercase()) && !w.is_empty() => {
+                    Run::word(w.into())
+                }
+                _ => return None,
+            });
+        }
+        Some(Version {
+            runs,
+            at_least: false,
+        })
+    }
+
     /// OpenSSH portable's `9.2p1` → `9.2`; `None` when there is no p-level.
     pub fn without_patch_level(&self) -> Option<Version> {
         match self.runs.as_slice() {
-            [head @ .., Run::Word(p), Run::Num(_)] if p == "p" && !head.is_empty() => {
+            [head @ .., Run::Word(p, _), Run::Num(..)] if p == "p" && !head.is_empty() => {
                 Some(Version {
                     runs: head.to_vec(),
                     at_least: self.at_least,
@@ -120,19 +189,18 @@ fn cmp_runs(a: Option<&Run>, b: Option<&Run>) -> Ordering {
     /// Pre-release words, zero, other words, other numbers.
     fn class(run: Option<&Run>) -> u8 {
         match run {
-            Some(Run::Word(w)) if pre_release_rank(w).is_some() => 0,
+            Some(Run::Word(_, Some(_))) => 0,
             None => 1,
-            Some(Run::Num(n)) if n.is_empty() => 1,
-            Some(Run::Word(_)) => 2,
-            Some(Run::Num(_)) => 3,
+            Some(Run::Num(n, _)) if n.is_empty() => 1,
+            Some(Run::Word(..)) => 2,
+            Some(Run::Num(..)) => 3,
         }
     }
     class(a).cmp(&class(b)).then_with(|| match (a, b) {
-        (Some(Run::Word(x)), Some(Run::Word(y))) => pre_release_rank(x)
-            .cmp(&pre_release_rank(y))
-            .then_with(|| x.cmp(y)),
+        (Some(Run::Word(x, rx)), Some(Run::Word(y, ry))) => rx.cmp(ry).then_with(|| x.cmp(y)),
         // Without leading zeros, the longer number is the larger.
-        (Some(Run::Num(x)), Some(Run::Num(y))) => (x.len(), x).cmp(&(y.len(), y)),
+        (Some(Run::Num(_, Some(x))), Some(Run::Num(_, Some(y)))) => x.cmp(y),
+        (Some(Run::Num(x, _)), Some(Run::Num(y, _))) => (x.len(), x).cmp(&(y.len(), y)),
         _ => Ordering::Equal,
     })
 }
@@ -192,6 +260,46 @@ mod tests {
         assert_eq!(v("1.0"), v("1.0.0"));
         assert_eq!(v("9.2p1"), v("9.2P1"));
         assert_eq!(v("v2.4.57"), v("2.4.57"));
+    }
+
+    #[test]
+    fn keys_are_equal_exactly_when_versions_are() {
+        let versions = [
+            "1",
+            "1.0",
+            "1.0.0",
+            "1.0.1",
+            "1.0.1f",
+            "1.0.1g",
+            "9.2",
+            "9.2p1",
+            "9.2P1",
+            "0.5",
+            "1.0rc1",
+            "1.0-rc1",
+            "2.4.57",
+            "v2.4.57",
+            "8.0.32-0ubuntu0.20.04.2",
+            "8.0.32",
+            "1.a",
+            "1.0a",
+            "10",
+            "1.0.0.0.0",
+        ];
+        for a in versions {
+            assert_eq!(
+                Version::from_key(&v(a).key()),
+                Some(v(a)),
+                "{a}'s key reads back"
+            );
+            for b in versions {
+                assert_eq!(v(a) == v(b), v(a).key() == v(b).key(), "{a} vs {b}");
+            }
+        }
+        assert_eq!(v("9.2p1").key(), "9.2.p.1");
+        assert_eq!(v("1.0.0").key(), "1");
+        assert_eq!(v("1.0.1").key(), "1.0.1");
+        assert_eq!(v("0.0").key(), "0");
     }
 
     #[test]

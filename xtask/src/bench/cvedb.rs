@@ -172,21 +172,38 @@ pub fn run(bench: &Bench) -> Result<Vec<Table>> {
         "cve-lookup",
         &[("BRULEE_BENCH_DB", &db), ("BRULEE_BENCH_MIX", &mix_file)],
     )?;
-    // A fresh process: start-up, database open, every product's CVEs compiled, the report of
-    // one host per service of the mix written.
+    // Fresh processes: start-up, database open, the index read, the CVEs that can apply
+    // compiled, the report written. First match: one process per service of the mix (a
+    // one-service report), judged on the slowest; then one report of all of them.
+    let fresh = |probe: &Path| {
+        let probe = probe.to_path_buf();
+        let db = db.clone();
+        move || {
+            let mut c = Command::new(&bench.bins.brulee);
+            c.arg("report")
+                .arg(&probe)
+                .args(["-f", "json", "--db"])
+                .arg(&db);
+            c
+        }
+    };
+    let services: Vec<_> = mix.entries.iter().filter(|e| !e.cpe.is_empty()).collect();
+    let mut first_matches = Vec::new();
+    for (i, entry) in services.iter().enumerate() {
+        let probe = dir.join(format!("first-match-{i}.xml"));
+        scan_xml::write_probe(
+            std::slice::from_ref(*entry),
+            &mut std::io::BufWriter::new(std::fs::File::create(&probe)?),
+        )?;
+        first_matches.push((measure(runs.max(3), fresh(&probe))?, entry.cpe.clone()));
+    }
+    first_matches.sort_by(|a, b| a.0.seconds.total_cmp(&b.0.seconds));
     let probe = dir.join("first-match.xml");
     scan_xml::write_probe(
-        &mix,
+        &mix.entries,
         &mut std::io::BufWriter::new(std::fs::File::create(&probe)?),
     )?;
-    let first = measure(runs.max(3), || {
-        let mut c = Command::new(&bench.bins.brulee);
-        c.arg("report")
-            .arg(&probe)
-            .args(["-f", "json", "--db"])
-            .arg(&db);
-        c
-    })?;
+    let first = measure(runs.max(3), fresh(&probe))?;
     let full = status(bench, &db)?;
     let mut matching = Table::new(
         format!(
@@ -211,14 +228,29 @@ pub fn run(bench: &Bench) -> Result<Vec<Table>> {
             serde_json::json!({"what": format!("lookup-{name}"), "seconds_per_lookup": each}),
         );
     }
+    let (median, slowest) = (
+        &first_matches[first_matches.len() / 2],
+        first_matches.last().expect("the mix has services"),
+    );
+    for (what, (m, cpe)) in [("median", median), ("slowest", slowest)] {
+        matching.row(
+            vec![
+                format!("fresh process, first match: `brulee report` of one service ({what} of {}: {cpe})", first_matches.len()),
+                seconds(m.seconds),
+                String::new(),
+                format!("{:.1} MiB", m.peak_mib()),
+            ],
+            serde_json::json!({"what": format!("first-match-{what}"), "cpe": cpe, "seconds": m.seconds, "peak_kib": m.peak_kib}),
+        );
+    }
     matching.row(
         vec![
-            format!("fresh process: `brulee report` of {cpes} services, start to finish"),
+            format!("fresh process: `brulee report` of all {cpes} services, start to finish"),
             seconds(first.seconds),
             String::new(),
             format!("{:.1} MiB", first.peak_mib()),
         ],
-        serde_json::json!({"what": "first-match-process", "seconds": first.seconds, "peak_kib": first.peak_kib}),
+        serde_json::json!({"what": "all-services-process", "seconds": first.seconds, "peak_kib": first.peak_kib}),
     );
 
     // Targets (judged on the full feeds only: the smoke's few records say nothing).
@@ -246,10 +278,11 @@ pub fn run(bench: &Bench) -> Result<Vec<Table>> {
             ));
         }
         matching.note(format!(
-            "first match after start-up < {:.0} ms: the whole fresh-process report takes {}, {}",
+            "first match after start-up < {:.0} ms: a fresh one-service report takes {} for the slowest service of the mix ({}), {}",
             FIRST_MATCH_SECONDS * 1e3,
-            seconds(first.seconds),
-            bench.verdict(first.seconds < FIRST_MATCH_SECONDS)
+            seconds(slowest.0.seconds),
+            slowest.1,
+            bench.verdict(slowest.0.seconds < FIRST_MATCH_SECONDS)
         ));
     }
     Ok(vec![table, matching])

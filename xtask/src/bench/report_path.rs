@@ -206,7 +206,10 @@ pub fn refresh_tables(bench: &Bench) -> Result<()> {
     let mix = Mix::load(&bench.root)?;
     let db = super::cvedb::full_database(bench)?;
     let probe = bench.out.join("mix-probe.xml");
-    scan_xml::write_probe(&mix, &mut BufWriter::new(std::fs::File::create(&probe)?))?;
+    scan_xml::write_probe(
+        &mix.entries,
+        &mut BufWriter::new(std::fs::File::create(&probe)?),
+    )?;
     let output = Command::new(&bench.bins.brulee)
         .arg("report")
         .arg(&probe)

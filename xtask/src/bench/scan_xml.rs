@@ -242,9 +242,9 @@ fn escape(s: &str) -> String {
 
 /// One host per service of the mix, without vulners: the input from which
 /// `--refresh-tables` asks brulee's CVE database what applies to each service.
-pub fn write_probe(mix: &Mix, out: &mut impl Write) -> Result<()> {
+pub fn write_probe(entries: &[MixEntry], out: &mut impl Write) -> Result<()> {
     write!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<nmaprun scanner=\"nmap\" args=\"nmap -sV -oX - 10.0.0.0/24\" start=\"1795563079\" version=\"7.93\" xmloutputversion=\"1.05\">\n")?;
-    for (i, e) in mix.entries.iter().enumerate() {
+    for (i, e) in entries.iter().enumerate() {
         let mut host = String::new();
         let _ = write!(host, "<host><status state=\"up\" reason=\"syn-ack\"/><address addr=\"10.0.0.{}\" addrtype=\"ipv4\"/><ports>", i + 1);
         write_port(&mut host, e.port, e, None);

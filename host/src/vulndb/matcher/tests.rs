@@ -293,3 +293,74 @@ fn a_bound_that_is_no_version_matches_nothing_instead_of_everything() {
         assert_eq!(!ids(&v).is_empty(), expected, "{text}");
     }
 }
+
+/// What a look-up gives, for comparing two ways of getting it.
+fn outcome(m: &mut Matcher, cpe: &str) -> Vec<(String, Confidence, String)> {
+    match m.match_service(&[cpe.to_string()], &[]).unwrap() {
+        Verdict::Matches(found) => found
+            .into_iter()
+            .map(|f| (f.record.id.clone(), f.confidence, f.rule))
+            .collect(),
+        other => panic!("{cpe}: expected matches, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_version_index_finds_what_evaluating_every_cve_finds() {
+    let (dir, store) = db(&[
+        "nvd2_openssl.json.gz",
+        "nvd2_openssh.json.gz",
+        "nvd2_nginx.json.gz",
+        "nvd2_recent_debian12.json.gz",
+    ]);
+    // A database of schema 1 had no versions per product row; opening it migrates it with
+    // every row a range, so that every CVE of the product is evaluated, as before the index.
+    let old = dir.path().join("schema1.sqlite");
+    store.checkpoint().unwrap();
+    std::fs::copy(store.path(), &old).unwrap();
+    let conn = rusqlite::Connection::open(&old).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE p1 (vendor TEXT NOT NULL, product TEXT NOT NULL, cve_id TEXT NOT NULL,
+                          PRIMARY KEY (vendor, product, cve_id)) WITHOUT ROWID;
+         INSERT INTO p1 SELECT vendor, product, cve_id FROM cve_product;
+         DROP TABLE cve_product;
+         ALTER TABLE p1 RENAME TO cve_product;
+         UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+    )
+    .unwrap();
+    drop(conn);
+    let migrated = Store::open(&old).unwrap();
+    let walked: Vec<String> = migrated
+        .product_cves("openbsd", "openssh")
+        .unwrap()
+        .into_iter()
+        .map(|(_, versions)| versions)
+        .collect();
+    assert!(!walked.is_empty() && walked.iter().all(|v| v == "*"));
+
+    let (mut indexed, mut every) = (Matcher::new(&store), Matcher::new(&migrated));
+    let mut found = 0;
+    for cpe in [
+        "cpe:/a:openssl:openssl:1.0.1f",
+        "cpe:/a:openssl:openssl:1.0.1g",
+        "cpe:/a:openssl:openssl:1.0.2k",
+        "cpe:/a:openssl:openssl:0.9.8",
+        "cpe:/a:openssl:openssl:1.1.1k",
+        "cpe:/a:openbsd:openssh:5.3",
+        "cpe:/a:openbsd:openssh:7.2p2",
+        "cpe:/a:openbsd:openssh:7.4",
+        "cpe:/a:openbsd:openssh:9.2p1",
+        "cpe:/a:openbsd:openssh:9.8p1",
+        "cpe:/a:igor_sysoev:nginx:1.14.0",
+        "cpe:/a:igor_sysoev:nginx:0.7.65",
+        "cpe:/a:nginx:nginx:1.22.1",
+    ] {
+        let a = outcome(&mut indexed, cpe);
+        assert_eq!(a, outcome(&mut every, cpe), "{cpe}");
+        found += a.len();
+    }
+    assert!(
+        found > 100,
+        "the comparison must cover real matches, found {found}"
+    );
+}
